@@ -1,0 +1,269 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package policy is the in-memory policy index: the compiled form of every
+// valid AzureHost, AzureAuthenticator and Namespace, consulted on every
+// authentication request.
+//
+// Controllers write it from the informer cache on every replica; the HTTPS
+// authenticator only reads it. Lookups are O(1) and safe for any number of
+// concurrent readers; a writer holds the lock only to swap one map entry, and
+// compiled entries are immutable once stored, so readers never wait for
+// compilation.
+//
+// The package knows nothing of the Kubernetes API types or clients: callers
+// hand it compiled values (see Host and Authenticator).
+package policy
+
+import (
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/azure-authenticator/azure-authenticator/authn/armid"
+)
+
+// HostID names an AzureHost: <namespace>/<name>. Its Conjur login is
+// host/<namespace>/<name>.
+type HostID struct {
+	Namespace string
+	Name      string
+}
+
+func (id HostID) String() string { return id.Namespace + "/" + id.Name }
+
+// Host is a compiled AzureHost. Comparison fields are stored folded with
+// armid.FoldASCII so matching is a plain string comparison. A Host is
+// immutable once handed to the Index.
+type Host struct {
+	ID         HostID
+	UID        string
+	Generation int64
+	Labels     labels.Set
+
+	SubscriptionID string // folded GUID
+	ResourceGroup  string // folded
+	// UserAssignedIdentity is the folded identity name; empty when not narrowed.
+	UserAssignedIdentity string
+	// SystemAssignedIdentity is the folded principal id; empty when not narrowed.
+	SystemAssignedIdentity string
+	TenantID               string    // folded GUID; empty when not pinned
+	ResourceID             *armid.ID // nil when not pinned
+	AllowedCIDRs           []netip.Prefix
+}
+
+// Authenticator is a compiled AzureAuthenticator. Immutable once handed to
+// the Index.
+type Authenticator struct {
+	ServiceID  string
+	UID        string
+	Generation int64
+	Enabled    bool
+	Providers  []Provider
+	Audiences  []string
+	TokenTTL   time.Duration
+	ClockSkew  time.Duration
+
+	// NamespaceSelector selects the namespaces whose hosts may use the
+	// authenticator; nil admits no host at all.
+	NamespaceSelector labels.Selector
+	// HostSelector narrows the choice by host labels; never nil (Everything
+	// when the spec sets none).
+	HostSelector labels.Selector
+}
+
+// Provider is a trusted token issuer.
+type Provider struct {
+	Issuer   string // exactly as in the token's iss claim
+	TenantID string // folded GUID from the issuer's path
+	CABundle []byte // extra PEM roots; nil for none
+}
+
+// Namespace is what the index knows of a namespace: whether the cache has
+// seen it, and its labels.
+type Namespace struct {
+	Known  bool
+	Labels labels.Set
+}
+
+// Admits reports whether the authenticator lets the host authenticate: it
+// is enabled, its namespace selector matches the host's namespace, and its
+// host selector matches the host's labels. A namespace that is not known
+// never matches, whatever the selector (fail closed, also for NotIn and
+// DoesNotExist).
+func (a *Authenticator) Admits(ns Namespace, h *Host) bool {
+	if a == nil || h == nil || !a.Enabled || a.NamespaceSelector == nil || !ns.Known {
+		return false
+	}
+	return a.NamespaceSelector.Matches(ns.Labels) && a.HostSelector.Matches(h.Labels)
+}
+
+// Index holds the compiled policy. The zero value is not usable; call NewIndex.
+type Index struct {
+	mu             sync.RWMutex
+	hosts          map[HostID]*Host
+	authenticators map[string]*Authenticator
+	namespaces     map[string]labels.Set
+
+	synced atomic.Bool
+}
+
+// NewIndex returns an empty index that has not synced.
+func NewIndex() *Index {
+	return &Index{
+		hosts:          map[HostID]*Host{},
+		authenticators: map[string]*Authenticator{},
+		namespaces:     map[string]labels.Set{},
+	}
+}
+
+// MarkSynced records that the index holds every object of the initial list.
+func (ix *Index) MarkSynced() { ix.synced.Store(true) }
+
+// Synced reports whether the initial sync has completed. Before that the
+// index may be missing objects, so no decision may be made from it.
+func (ix *Index) Synced() bool { return ix.synced.Load() }
+
+// PutHost stores or replaces a host.
+func (ix *Index) PutHost(h *Host) {
+	ix.mu.Lock()
+	ix.hosts[h.ID] = h
+	ix.mu.Unlock()
+}
+
+// DeleteHost removes a host; removing an absent host is a no-op.
+func (ix *Index) DeleteHost(id HostID) {
+	ix.mu.Lock()
+	delete(ix.hosts, id)
+	ix.mu.Unlock()
+}
+
+// PutAuthenticator stores or replaces an authenticator.
+func (ix *Index) PutAuthenticator(a *Authenticator) {
+	ix.mu.Lock()
+	ix.authenticators[a.ServiceID] = a
+	ix.mu.Unlock()
+}
+
+// DeleteAuthenticator removes an authenticator.
+func (ix *Index) DeleteAuthenticator(serviceID string) {
+	ix.mu.Lock()
+	delete(ix.authenticators, serviceID)
+	ix.mu.Unlock()
+}
+
+// PutNamespace stores a namespace's labels; the map must not be modified
+// afterwards.
+func (ix *Index) PutNamespace(name string, l labels.Set) {
+	if l == nil {
+		l = labels.Set{}
+	}
+	ix.mu.Lock()
+	ix.namespaces[name] = l
+	ix.mu.Unlock()
+}
+
+// DeleteNamespace forgets a namespace; its hosts are then admitted nowhere.
+func (ix *Index) DeleteNamespace(name string) {
+	ix.mu.Lock()
+	delete(ix.namespaces, name)
+	ix.mu.Unlock()
+}
+
+// Host returns the host with the given id.
+func (ix *Index) Host(id HostID) (*Host, bool) {
+	ix.mu.RLock()
+	h, ok := ix.hosts[id]
+	ix.mu.RUnlock()
+	return h, ok
+}
+
+// Authenticator returns the authenticator with the given service id.
+func (ix *Index) Authenticator(serviceID string) (*Authenticator, bool) {
+	ix.mu.RLock()
+	a, ok := ix.authenticators[serviceID]
+	ix.mu.RUnlock()
+	return a, ok
+}
+
+// Namespace returns what the index knows of a namespace.
+func (ix *Index) Namespace(name string) Namespace {
+	ix.mu.RLock()
+	l, ok := ix.namespaces[name]
+	ix.mu.RUnlock()
+	return Namespace{Known: ok, Labels: l}
+}
+
+// Decision is one consistent view of what a request needs: the
+// authenticator, the host, and whether the one admits the other, all read
+// under one lock.
+type Decision struct {
+	Authenticator *Authenticator // nil when unknown
+	Host          *Host          // nil when unknown
+	Admitted      bool
+}
+
+// Decide looks up the authenticator and the host and evaluates admission in
+// one consistent view.
+func (ix *Index) Decide(serviceID string, id HostID) Decision {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	a := ix.authenticators[serviceID]
+	h := ix.hosts[id]
+	l, known := ix.namespaces[id.Namespace]
+	return Decision{
+		Authenticator: a,
+		Host:          h,
+		Admitted:      a.Admits(Namespace{Known: known, Labels: l}, h),
+	}
+}
+
+// AdmittingAuthenticators returns the sorted service ids of the
+// authenticators that admit the host, or nil when the host is not indexed.
+func (ix *Index) AdmittingAuthenticators(id HostID) []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	h := ix.hosts[id]
+	if h == nil {
+		return nil
+	}
+	l, known := ix.namespaces[id.Namespace]
+	ns := Namespace{Known: known, Labels: l}
+	var out []string
+	for name, a := range ix.authenticators {
+		if a.Admits(ns, h) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Stats counts the index's entries.
+type Stats struct {
+	Hosts, Authenticators, Namespaces int
+}
+
+// Stats returns the current entry counts.
+func (ix *Index) Stats() Stats {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return Stats{Hosts: len(ix.hosts), Authenticators: len(ix.authenticators), Namespaces: len(ix.namespaces)}
+}

@@ -1,0 +1,100 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
+)
+
+// AzureAuthenticatorReconciler writes each AzureAuthenticator's status:
+// whether its spec is valid. Provider key health (status.providers and a
+// Ready that reflects it) is reported by the HTTPS authenticator, which
+// fetches the keys.
+type AzureAuthenticatorReconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=authn.dap.io,resources=azureauthenticators/status,verbs=get;update;patch
+
+// Reconcile validates the AzureAuthenticator and writes its status when it changed.
+func (r *AzureAuthenticatorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	auth := &authnv1alpha1.AzureAuthenticator{}
+	if err := r.Client.Get(ctx, req.NamespacedName, auth); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	status := desiredAuthenticatorStatus(auth)
+	if equality.Semantic.DeepEqual(auth.Status, status) {
+		return ctrl.Result{}, nil
+	}
+	if before := meta.FindStatusCondition(auth.Status.Conditions, authnv1alpha1.ConditionReady); r.Recorder != nil &&
+		(before == nil || before.Reason != authnv1alpha1.ReasonInvalidSpec) {
+		if after := meta.FindStatusCondition(status.Conditions, authnv1alpha1.ConditionReady); after.Reason == authnv1alpha1.ReasonInvalidSpec {
+			r.Recorder.Eventf(auth, nil, corev1.EventTypeWarning, after.Reason, "Reconcile", "%s", after.Message)
+		}
+	}
+	patch := client.MergeFromWithOptions(auth.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	auth.Status = status
+	if err := r.Client.Status().Patch(ctx, auth, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			// Our cached copy is stale; the newer version's event is
+			// already on its way and will reconcile again.
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("failed to patch AzureAuthenticator status: %w", err)
+	}
+	return ctrl.Result{}, nil
+}
+
+func desiredAuthenticatorStatus(auth *authnv1alpha1.AzureAuthenticator) authnv1alpha1.AzureAuthenticatorStatus {
+	status := *auth.Status.DeepCopy()
+	status.ObservedGeneration = auth.Generation
+	ready := metav1.Condition{Type: authnv1alpha1.ConditionReady, ObservedGeneration: auth.Generation}
+	if _, err := CompileAuthenticator(auth); err != nil {
+		ready.Status, ready.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonInvalidSpec
+		ready.Message = truncate("The spec is invalid, so the authenticator is not indexed and admits no host: " + err.Error())
+	} else {
+		// Key health is not known here; the HTTPS authenticator reports it.
+		ready.Status, ready.Reason = metav1.ConditionUnknown, authnv1alpha1.ReasonAccepted
+		ready.Message = "The spec is valid and indexed; provider keys have not been checked yet"
+	}
+	meta.SetStatusCondition(&status.Conditions, ready)
+	return status
+}
+
+// SetupWithManager registers the controller; it runs on the leader only.
+func (r *AzureAuthenticatorReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("azureauthenticator-status").
+		// Only the spec decides validity; status-only updates need no work.
+		For(&authnv1alpha1.AzureAuthenticator{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Complete(r)
+}

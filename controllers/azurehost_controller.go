@@ -1,0 +1,252 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers turns AzureHost, AzureAuthenticator and Namespace
+// objects into the policy index that the HTTPS authenticator reads, and
+// reports on each object in its status.
+//
+// Two kinds of work live here, on purpose separate:
+//   - IndexFeeder runs on every replica and keeps the index equal to the
+//     informer cache; it never writes to the API server.
+//   - The status reconcilers run on the elected leader only and write each
+//     object's status and events; they never touch the index.
+//
+// Both compile objects with CompileHost and CompileAuthenticator and decide
+// admission with policy.Authenticator.Admits, so status and index cannot
+// disagree about what an object means.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
+	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+)
+
+var namespaceGVK = corev1.SchemeGroupVersion.WithKind("Namespace")
+
+// maxConditionMessage keeps condition messages well under the API's limit.
+const maxConditionMessage = 2048
+
+// AzureHostReconciler writes each AzureHost's status: its host id, the
+// authenticators that admit it, and whether it is Ready.
+type AzureHostReconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=authn.dap.io,resources=azureauthenticators,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile computes the AzureHost's status and writes it when it changed.
+func (r *AzureHostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	host := &authnv1alpha1.AzureHost{}
+	if err := r.Client.Get(ctx, req.NamespacedName, host); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	status, err := r.desiredStatus(ctx, host)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if equality.Semantic.DeepEqual(host.Status, status) {
+		return ctrl.Result{}, nil
+	}
+	r.recordTransitions(host, &status)
+	patch := client.MergeFromWithOptions(host.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	host.Status = status
+	if err := r.Client.Status().Patch(ctx, host, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			// Our cached copy is stale; the newer version's event is
+			// already on its way and will reconcile again.
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("failed to patch AzureHost status: %w", err)
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *AzureHostReconciler) desiredStatus(ctx context.Context, host *authnv1alpha1.AzureHost) (authnv1alpha1.AzureHostStatus, error) {
+	status := *host.Status.DeepCopy()
+	status.ObservedGeneration = host.Generation
+	status.HostID = policy.HostID{Namespace: host.Namespace, Name: host.Name}.String()
+	status.Identity = hostIdentity(&host.Spec)
+	ready := metav1.Condition{Type: authnv1alpha1.ConditionReady, ObservedGeneration: host.Generation}
+
+	compiled, err := CompileHost(host)
+	if err != nil {
+		status.Authenticators = nil
+		ready.Status, ready.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonInvalidSpec
+		ready.Message = truncate("The spec is invalid, so the host is not indexed: " + err.Error())
+	} else {
+		admitting, err := r.admittingAuthenticators(ctx, compiled)
+		if err != nil {
+			return status, err
+		}
+		status.Authenticators = admitting
+		if len(admitting) > 0 {
+			ready.Status, ready.Reason = metav1.ConditionTrue, authnv1alpha1.ReasonAdmitted
+			ready.Message = truncate("Indexed; admitted by AzureAuthenticator " + strings.Join(admitting, ", "))
+		} else {
+			ready.Status, ready.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonNoAuthenticator
+			ready.Message = "Indexed, but no enabled AzureAuthenticator admits this host: check the authenticators' spec.allowedHosts selectors against this namespace's and this host's labels"
+		}
+	}
+	meta.SetStatusCondition(&status.Conditions, ready)
+	meta.SetStatusCondition(&status.Conditions, sharedIdentityCondition(host))
+	return status, nil
+}
+
+// sharedIdentityCondition warns about a resource-group-wide host on an AKS
+// node resource group: every pod of the cluster can get the nodes' identity
+// token from IMDS, so every pod could log in as this host.
+func sharedIdentityCondition(host *authnv1alpha1.AzureHost) metav1.Condition {
+	c := metav1.Condition{
+		Type:               authnv1alpha1.ConditionSharedIdentity,
+		Status:             metav1.ConditionFalse,
+		Reason:             authnv1alpha1.ReasonNarrowIdentity,
+		Message:            "The host does not accept an AKS node resource group as a whole",
+		ObservedGeneration: host.Generation,
+	}
+	s := &host.Spec
+	if s.UserAssignedIdentity == "" && s.SystemAssignedIdentity == "" && s.ResourceID == "" &&
+		len(s.ResourceGroup) >= 3 && strings.EqualFold(s.ResourceGroup[:3], "MC_") {
+		c.Status, c.Reason = metav1.ConditionTrue, authnv1alpha1.ReasonAKSNodeResourceGroup
+		c.Message = "resourceGroup looks like an AKS node resource group and no identity is set: every pod of that cluster can obtain the node identity's token and log in as this host; set userAssignedIdentity or resourceID"
+	}
+	return c
+}
+
+func (r *AzureHostReconciler) admittingAuthenticators(ctx context.Context, host *policy.Host) ([]string, error) {
+	var auths authnv1alpha1.AzureAuthenticatorList
+	if err := r.Client.List(ctx, &auths); err != nil {
+		return nil, fmt.Errorf("failed to list AzureAuthenticators: %w", err)
+	}
+	ns, err := namespaceOf(ctx, r.Client, host.ID.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i := range auths.Items {
+		compiled, err := CompileAuthenticator(&auths.Items[i])
+		if err != nil {
+			continue // invalid authenticators admit nothing
+		}
+		if compiled.Admits(ns, host) {
+			out = append(out, compiled.ServiceID)
+		}
+	}
+	return out, nil // List returns items sorted by name
+}
+
+// namespaceOf reads a namespace's labels from the cache; a namespace the
+// cache has not seen is reported as unknown, which admits nothing.
+func namespaceOf(ctx context.Context, c client.Reader, name string) (policy.Namespace, error) {
+	ns := namespaceMetadata()
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return policy.Namespace{}, nil
+		}
+		return policy.Namespace{}, fmt.Errorf("failed to get Namespace %s: %w", name, err)
+	}
+	return policy.Namespace{Known: true, Labels: labels.Set(ns.GetLabels())}, nil
+}
+
+// recordTransitions emits an event when Ready or SharedIdentity changes.
+func (r *AzureHostReconciler) recordTransitions(host *authnv1alpha1.AzureHost, next *authnv1alpha1.AzureHostStatus) {
+	if r.Recorder == nil {
+		return
+	}
+	for _, t := range []string{authnv1alpha1.ConditionReady, authnv1alpha1.ConditionSharedIdentity} {
+		before := meta.FindStatusCondition(host.Status.Conditions, t)
+		after := meta.FindStatusCondition(next.Conditions, t)
+		if after == nil || (before != nil && before.Status == after.Status && before.Reason == after.Reason) {
+			continue
+		}
+		if t == authnv1alpha1.ConditionSharedIdentity && after.Status != metav1.ConditionTrue {
+			continue // only the warning is news
+		}
+		eventType := corev1.EventTypeNormal
+		if after.Reason != authnv1alpha1.ReasonAdmitted {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(host, nil, eventType, after.Reason, "Reconcile", "%s", after.Message)
+	}
+}
+
+// SetupWithManager registers the controller; it runs on the leader only.
+func (r *AzureHostReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("azurehost-status").
+		// Every change to a host, labels included, can change which
+		// authenticators admit it; the status write it causes comes back as
+		// an update that finds nothing to do.
+		For(&authnv1alpha1.AzureHost{}).
+		// An authenticator's selectors, enabled flag or validity decide
+		// which hosts it admits: re-check every host.
+		Watches(&authnv1alpha1.AzureAuthenticator{}, handler.EnqueueRequestsFromMapFunc(r.allHosts)).
+		// A namespace's labels decide which namespace selectors match its
+		// hosts; only label changes (and creation/deletion) matter.
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.hostsInNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Complete(r)
+}
+
+func (r *AzureHostReconciler) allHosts(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.hostRequests(ctx)
+}
+
+func (r *AzureHostReconciler) hostsInNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
+	return r.hostRequests(ctx, client.InNamespace(ns.GetName()))
+}
+
+func (r *AzureHostReconciler) hostRequests(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	var hosts authnv1alpha1.AzureHostList
+	if err := r.Client.List(ctx, &hosts, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AzureHosts to re-check their status")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(hosts.Items))
+	for i := range hosts.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&hosts.Items[i])})
+	}
+	return reqs
+}
+
+func truncate(s string) string {
+	if len(s) <= maxConditionMessage {
+		return s
+	}
+	return s[:maxConditionMessage-3] + "..."
+}
