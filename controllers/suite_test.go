@@ -72,7 +72,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	index = policy.NewIndex()
-	stop, err := startManager(index, false)
+	_, stop, err := startManager(index, false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
@@ -98,8 +98,8 @@ func controllerConfig() config.Controller {
 
 // startManager starts a manager as main.go assembles it and waits until its
 // index has synced. stop cancels it and waits for it to return.
-func startManager(ix *policy.Index, leaderElection bool) (stop func(), err error) {
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+func startManager(ix *policy.Index, leaderElection bool) (mgr ctrl.Manager, stop func(), err error) {
+	mgr, err = ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                  env.Scheme,
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:  "0",
@@ -112,10 +112,10 @@ func startManager(ix *policy.Index, leaderElection bool) (stop func(), err error
 		Controller:              controllerConfig(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("manager: %w", err)
+		return nil, nil, fmt.Errorf("manager: %w", err)
 	}
 	if err := controllers.SetupWithManager(mgr, ix); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -125,15 +125,15 @@ func startManager(ix *policy.Index, leaderElection bool) (stop func(), err error
 		select {
 		case err := <-done:
 			cancel()
-			return nil, fmt.Errorf("manager stopped before the index synced: %w", err)
+			return nil, nil, fmt.Errorf("manager stopped before the index synced: %w", err)
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			cancel()
-			return nil, errors.New("index did not sync within 60s")
+			return nil, nil, errors.New("index did not sync within 60s")
 		}
 	}
-	return func() { cancel(); <-done }, nil
+	return mgr, func() { cancel(); <-done }, nil
 }
 
 func durationPtr(d time.Duration) *time.Duration { return &d }
