@@ -133,7 +133,12 @@ func startManager(ix *policy.Index, leaderElection bool) (mgr ctrl.Manager, stop
 			return nil, nil, errors.New("index did not sync within 60s")
 		}
 	}
-	return mgr, func() { cancel(); <-done }, nil
+	return mgr, func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "manager stopped with:", err)
+		}
+	}, nil
 }
 
 func durationPtr(d time.Duration) *time.Duration { return &d }

@@ -184,7 +184,3 @@ type AzureAuthenticatorList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []AzureAuthenticator `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&AzureAuthenticator{}, &AzureAuthenticatorList{})
-}

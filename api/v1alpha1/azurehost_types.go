@@ -156,7 +156,3 @@ type AzureHostList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []AzureHost `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&AzureHost{}, &AzureHostList{})
-}

@@ -26,8 +26,9 @@ limitations under the License.
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -35,8 +36,14 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "authn.dap.io", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the types of this group version.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds the types of this group version to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
+
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &AzureHost{}, &AzureHostList{}, &AzureAuthenticator{}, &AzureAuthenticatorList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}

@@ -43,14 +43,14 @@ func TestDialReachesLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			c.Close()
+			_ = c.Close()
 		}
 	}()
 	// A name that resolves to loopback is fine: the check runs on the
@@ -60,7 +60,7 @@ func TestDialReachesLoopback(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dialing %s: %v", addr, err)
 		}
-		c.Close()
+		_ = c.Close()
 	}
 	if err := Check("[::1]:1"); err != nil {
 		t.Errorf("Check(::1) = %v, want nil", err)
