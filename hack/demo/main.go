@@ -102,11 +102,15 @@ func run(check bool) error {
 	defer func() {
 		step("Stopping the manager")
 		_ = mgrCmd.Process.Signal(syscall.SIGTERM)
+		var err error
 		select {
-		case <-exited:
+		case err = <-exited:
 		case <-time.After(15 * time.Second):
 			_ = mgrCmd.Process.Kill()
-			<-exited
+			err = <-exited
+		}
+		if err != nil {
+			fmt.Printf("    the manager exited with %v (see bin/demo/manager.log)\n", err)
 		}
 	}()
 	if err := waitReady(ctx, "http://"+probe+"/readyz", exited); err != nil {
