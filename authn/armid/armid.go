@@ -50,6 +50,10 @@ type ID struct {
 // ErrMalformed is wrapped by every error Parse returns.
 var ErrMalformed = errors.New("malformed ARM resource ID")
 
+// ErrProviderPart is also wrapped when the keywords are in place but what
+// follows providers/ is not {namespace}/{type}/{name}[/{type}/{name}...].
+var ErrProviderPart = errors.New("after providers/ want {namespace}/{type}/{name}[/{type}/{name}...]")
+
 // Parse parses a full resource ID. Keywords (subscriptions, resourceGroups,
 // providers) match case-insensitively and at fixed positions only, so a
 // resource group named "myproviders" or "providers" is fine. The leading slash
@@ -73,15 +77,18 @@ func Parse(s string) (ID, error) {
 			return ID{}, fmt.Errorf("%w: empty path segment", ErrMalformed)
 		}
 	}
-	// subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name} is 8
-	// segments; each nested resource adds a type/name pair.
-	if len(segs) < 8 || len(segs)%2 != 0 {
+	if len(segs) < 6 {
 		return ID{}, fmt.Errorf("%w: want /subscriptions/{id}/resourceGroups/{name}/providers/{namespace}/{type}/{name}[/{type}/{name}...]", ErrMalformed)
 	}
 	for i, kw := range [...]string{0: "subscriptions", 2: "resourceGroups", 4: "providers"} {
 		if kw != "" && !EqualFold(segs[i], kw) {
 			return ID{}, fmt.Errorf("%w: segment %d is %q, want %q", ErrMalformed, i+1, segs[i], kw)
 		}
+	}
+	// After providers: {namespace}/{type}/{name}, plus a type/name pair per
+	// nested resource.
+	if len(segs) < 8 || len(segs)%2 != 0 {
+		return ID{}, fmt.Errorf("%w: %w", ErrMalformed, ErrProviderPart)
 	}
 	id := ID{SubscriptionID: segs[1], ResourceGroup: segs[3], Namespace: segs[5]}
 	for i := 6; i < len(segs); i += 2 {
