@@ -16,7 +16,8 @@ limitations under the License.
 
 // Command azure-authenticator is the manager: it compiles AzureHost and
 // AzureAuthenticator resources into an in-memory policy index on every
-// replica and, on the elected leader, reports their status.
+// replica, serves the HTTPS authenticator from it on every replica and, on
+// the elected leader, reports status and rotates signing keys.
 package main
 
 import (
@@ -24,11 +25,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
+	"net/netip"
 	"os"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -38,6 +43,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
+	"github.com/azure-authenticator/azure-authenticator/authn"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 	"github.com/azure-authenticator/azure-authenticator/controllers"
 	"github.com/azure-authenticator/azure-authenticator/internal/managerns"
@@ -47,6 +53,7 @@ import (
 const leaderElectionID = "azure-authenticator.authn.dap.io"
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
@@ -65,6 +72,16 @@ func run() error {
 		enableHTTP2          bool
 		enableLeaderElection bool
 		leaderElectionNS     string
+		authnAddr            string
+		tlsCertFile          string
+		tlsKeyFile           string
+		tlsSecret            string
+		tlsSANs              string
+		account              string
+		signingKeySecret     string
+		trustedProxies       string
+		auditLog             string
+		maxInFlight          int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"The address the metrics endpoint binds to (HTTPS with --metrics-secure). Use 0 to disable it.")
@@ -72,11 +89,21 @@ func run() error {
 	flag.BoolVar(&secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS and require a bearer token allowed to get /metrics.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
-		"Enable HTTP/2 for the metrics server. Off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
+		"Enable HTTP/2 for the metrics server and the authenticator. Off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Elect a leader among replicas; only the leader writes status. Every replica serves and keeps its own index.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
 		"The namespace of the manager's own objects (the leader-election Lease). Default: POD_NAMESPACE, then the in-cluster service-account namespace.")
+	flag.StringVar(&authnAddr, "authn-bind-address", ":9443", "The address the HTTPS authenticator (Conjur authn-azure routes) binds to.")
+	flag.StringVar(&tlsCertFile, "tls-cert-file", "", "PEM certificate for the authenticator, reloaded when it changes. With --tls-key-file; without both, a self-signed certificate is kept in --tls-secret.")
+	flag.StringVar(&tlsKeyFile, "tls-key-file", "", "PEM private key for --tls-cert-file.")
+	flag.StringVar(&tlsSecret, "tls-secret", "azure-authenticator-tls", "Secret ([namespace/]name; default namespace: the manager's) holding the self-signed certificate shared by all replicas.")
+	flag.StringVar(&tlsSANs, "tls-sans", "localhost,127.0.0.1", "Comma-separated DNS names and IP addresses of the self-signed certificate; it is regenerated when they change.")
+	flag.StringVar(&account, "account", "default", "The Conjur account served: letters, digits, '.', '_' and '-'.")
+	flag.StringVar(&signingKeySecret, "signing-key-secret", "azure-authenticator-signing-keys", "Secret ([namespace/]name; default namespace: the manager's) holding the access-token signing keys.")
+	flag.StringVar(&trustedProxies, "trusted-proxies", "", "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed. Default none: the client address is the peer address.")
+	flag.StringVar(&auditLog, "audit-log", "-", "Where the audit log (one JSON line per attempt) goes: - for standard output, or a file path (appended).")
+	flag.IntVar(&maxInFlight, "max-in-flight", authn.DefaultMaxInFlight, "Requests the authenticator serves at once; more get 503 with Retry-After.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -103,6 +130,25 @@ func run() error {
 	if err != nil && !errors.Is(err, managerns.ErrUnknown) {
 		return err
 	}
+	signingNS, signingName, err := secretRef(signingKeySecret, namespace)
+	if err != nil {
+		return fmt.Errorf("--signing-key-secret: %w", err)
+	}
+	tlsNS, tlsName, err := secretRef(tlsSecret, namespace)
+	if err != nil && tlsCertFile == "" {
+		return fmt.Errorf("--tls-secret: %w", err)
+	}
+	if err := authn.ValidateAccount(account); err != nil {
+		return fmt.Errorf("--account: %w", err)
+	}
+	proxies, err := parseCIDRs(trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	audit, err := openAuditLog(auditLog)
+	if err != nil {
+		return fmt.Errorf("--audit-log: %w", err)
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -125,7 +171,17 @@ func run() error {
 	}
 
 	index := policy.NewIndex()
-	if err := controllers.SetupWithManager(mgr, index); err != nil {
+	authnParts, err := authn.Setup(mgr, authn.Options{
+		Addr: authnAddr, Account: account, Index: index,
+		TLSCertFile: tlsCertFile, TLSKeyFile: tlsKeyFile, TLSSecretNamespace: tlsNS, TLSSecretName: tlsName,
+		TLSSANs: splitList(tlsSANs), EnableHTTP2: enableHTTP2,
+		SigningKeyNamespace: signingNS, SigningKeyName: signingName,
+		TrustedProxies: proxies, MaxInFlight: maxInFlight, Audit: audit,
+	})
+	if err != nil {
+		return err
+	}
+	if err := controllers.SetupWithManager(mgr, index, authnParts.Keys.Health); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -134,12 +190,64 @@ func run() error {
 	if err := mgr.AddReadyzCheck("policy-index", indexSynced(index)); err != nil {
 		return fmt.Errorf("failed to add the readiness check: %w", err)
 	}
+	if err := mgr.AddReadyzCheck("authenticator", authnParts.Server.ReadyCheck); err != nil {
+		return fmt.Errorf("failed to add the readiness check: %w", err)
+	}
 
 	log.Info("Starting the manager", "namespace", namespace, "leaderElection", enableLeaderElection)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("manager stopped: %w", err)
 	}
 	return nil
+}
+
+// secretRef parses [namespace/]name; a bare name lives in the manager's
+// namespace, which must then be known.
+func secretRef(ref, managerNamespace string) (string, string, error) {
+	ns, name, found := strings.Cut(ref, "/")
+	if !found {
+		ns, name = managerNamespace, ref
+		if ns == "" {
+			return "", "", fmt.Errorf("%q has no namespace and %w", ref, managerns.ErrUnknown)
+		}
+	}
+	if len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
+		return "", "", fmt.Errorf("%q is not a valid namespace/name", ref)
+	}
+	return ns, name, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func parseCIDRs(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range splitList(s) {
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR", item)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func openAuditLog(path string) (io.Writer, error) {
+	if path == "-" || path == "" {
+		return os.Stdout, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // indexSynced is ready once the policy index holds the initial lists.

@@ -19,6 +19,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -32,16 +34,26 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
+	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 )
 
 // AzureAuthenticatorReconciler writes each AzureAuthenticator's status:
-// whether its spec is valid. Provider key health (status.providers and a
-// Ready that reflects it) is reported by the HTTPS authenticator, which
-// fetches the keys.
+// whether its spec is valid and, when Health is set, whether this replica
+// holds usable signing keys for every provider.
 type AzureAuthenticatorReconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
+	// Health reports a provider's cached key state (the HTTPS
+	// authenticator's key sets); nil when no authenticator runs.
+	Health func(policy.Provider) policy.ProviderHealth
 }
+
+// Key health is polled: soon while a provider is unavailable, rarely once
+// all are healthy.
+const (
+	recheckUnhealthy = 5 * time.Second
+	recheckHealthy   = time.Minute
+)
 
 // +kubebuilder:rbac:groups=authn.dap.io,resources=azureauthenticators/status,verbs=get;update;patch
 
@@ -51,15 +63,25 @@ func (r *AzureAuthenticatorReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if err := r.Client.Get(ctx, req.NamespacedName, auth); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	status := desiredAuthenticatorStatus(auth)
-	if equality.Semantic.DeepEqual(auth.Status, status) {
-		return ctrl.Result{}, nil
-	}
-	if before := meta.FindStatusCondition(auth.Status.Conditions, authnv1alpha1.ConditionReady); r.Recorder != nil &&
-		(before == nil || before.Reason != authnv1alpha1.ReasonInvalidSpec) {
-		if after := meta.FindStatusCondition(status.Conditions, authnv1alpha1.ConditionReady); after.Reason == authnv1alpha1.ReasonInvalidSpec {
-			r.Recorder.Eventf(auth, nil, corev1.EventTypeWarning, after.Reason, "Reconcile", "%s", after.Message)
+	status := r.desiredStatus(auth)
+	result := ctrl.Result{}
+	if r.Health != nil {
+		result.RequeueAfter = recheckHealthy
+		if c := meta.FindStatusCondition(status.Conditions, authnv1alpha1.ConditionReady); c.Reason == authnv1alpha1.ReasonProviderUnavailable {
+			result.RequeueAfter = recheckUnhealthy
 		}
+	}
+	if equality.Semantic.DeepEqual(auth.Status, status) {
+		return result, nil
+	}
+	before := meta.FindStatusCondition(auth.Status.Conditions, authnv1alpha1.ConditionReady)
+	if after := meta.FindStatusCondition(status.Conditions, authnv1alpha1.ConditionReady); r.Recorder != nil &&
+		(before == nil || before.Reason != after.Reason) {
+		eventType := corev1.EventTypeNormal
+		if after.Status == metav1.ConditionFalse {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(auth, nil, eventType, after.Reason, "Reconcile", "%s", after.Message)
 	}
 	patch := client.MergeFromWithOptions(auth.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	auth.Status = status
@@ -71,20 +93,50 @@ func (r *AzureAuthenticatorReconciler) Reconcile(ctx context.Context, req ctrl.R
 		}
 		return ctrl.Result{}, fmt.Errorf("failed to patch AzureAuthenticator status: %w", err)
 	}
-	return ctrl.Result{}, nil
+	return result, nil
 }
 
-func desiredAuthenticatorStatus(auth *authnv1alpha1.AzureAuthenticator) authnv1alpha1.AzureAuthenticatorStatus {
+func (r *AzureAuthenticatorReconciler) desiredStatus(auth *authnv1alpha1.AzureAuthenticator) authnv1alpha1.AzureAuthenticatorStatus {
 	status := *auth.Status.DeepCopy()
 	status.ObservedGeneration = auth.Generation
 	ready := metav1.Condition{Type: authnv1alpha1.ConditionReady, ObservedGeneration: auth.Generation}
-	if _, err := CompileAuthenticator(auth); err != nil {
+	compiled, err := CompileAuthenticator(auth)
+	switch {
+	case err != nil:
+		status.Providers = nil
 		ready.Status, ready.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonInvalidSpec
 		ready.Message = truncate("The spec is invalid, so the authenticator is not indexed and admits no host: " + err.Error())
-	} else {
-		// Key health is not known here; the HTTPS authenticator reports it.
+	case r.Health == nil:
 		ready.Status, ready.Reason = metav1.ConditionUnknown, authnv1alpha1.ReasonAccepted
-		ready.Message = "The spec is valid and indexed; provider keys have not been checked yet"
+		ready.Message = "The spec is valid and indexed; provider keys have not been checked"
+	default:
+		status.Providers = nil
+		var unhealthy []string
+		for _, p := range compiled.Providers {
+			h := r.Health(p)
+			ps := authnv1alpha1.ProviderStatus{URI: p.Issuer, Keys: int32(min(h.Keys, 1<<30)), Error: h.Err}
+			if !h.LastRefresh.IsZero() {
+				// Second precision, as stored: otherwise every reconcile
+				// would see a difference and rewrite the status.
+				t := metav1.NewTime(h.LastRefresh.Truncate(time.Second))
+				ps.LastRefreshTime = &t
+			}
+			status.Providers = append(status.Providers, ps)
+			if h.Keys == 0 {
+				unhealthy = append(unhealthy, p.Issuer)
+			}
+		}
+		switch {
+		case !compiled.Enabled:
+			ready.Status, ready.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonDisabled
+			ready.Message = "spec.enabled is false: every login is refused"
+		case len(unhealthy) > 0:
+			ready.Status, ready.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonProviderUnavailable
+			ready.Message = truncate("No usable signing keys for provider(s) " + strings.Join(unhealthy, ", ") + "; see status.providers")
+		default:
+			ready.Status, ready.Reason = metav1.ConditionTrue, authnv1alpha1.ReasonKeysAvailable
+			ready.Message = "Enabled, and every provider's signing keys are cached"
+		}
 	}
 	meta.SetStatusCondition(&status.Conditions, ready)
 	return status

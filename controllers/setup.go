@@ -29,7 +29,9 @@ const eventReporter = "azure-authenticator"
 
 // SetupWithManager adds everything this package runs to the manager: the
 // index feeder (every replica) and the status reconcilers (leader only).
-func SetupWithManager(mgr ctrl.Manager, index *policy.Index) error {
+// health, when not nil, reports provider key health into the
+// AzureAuthenticators' status.
+func SetupWithManager(mgr ctrl.Manager, index *policy.Index, health func(policy.Provider) policy.ProviderHealth) error {
 	if err := mgr.Add(&IndexFeeder{Cache: mgr.GetCache(), Index: index}); err != nil {
 		return fmt.Errorf("failed to add the index feeder: %w", err)
 	}
@@ -37,7 +39,7 @@ func SetupWithManager(mgr ctrl.Manager, index *policy.Index) error {
 	if err := (&AzureHostReconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the AzureHost status controller: %w", err)
 	}
-	if err := (&AzureAuthenticatorReconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&AzureAuthenticatorReconciler{Client: mgr.GetClient(), Recorder: recorder, Health: health}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the AzureAuthenticator status controller: %w", err)
 	}
 	return nil

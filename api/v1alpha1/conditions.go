@@ -40,8 +40,15 @@ const (
 	// ReasonNarrowIdentity: the host accepts one identity, or a resource group
 	// that is not an AKS node resource group.
 	ReasonNarrowIdentity = "NarrowIdentity"
-	// ReasonAccepted: an authenticator's spec is valid and indexed.
+	// ReasonAccepted: an authenticator's spec is valid and indexed; key
+	// health is not known (no HTTPS authenticator reports it).
 	ReasonAccepted = "Accepted"
+	// ReasonKeysAvailable: enabled, and every provider's signing keys are cached.
+	ReasonKeysAvailable = "KeysAvailable"
+	// ReasonProviderUnavailable: some provider's keys could not be fetched.
+	ReasonProviderUnavailable = "ProviderUnavailable"
+	// ReasonDisabled: spec.enabled is false.
+	ReasonDisabled = "Disabled"
 )
 
 // Labels and annotations read by the controller.

@@ -134,20 +134,13 @@ func NewKeySets(opts Options) *KeySets {
 	return &KeySets{opts: opts, sets: map[setID]*keySet{}}
 }
 
-// Health is what is known of one provider's keys, from cache only.
-type Health struct {
-	Keys        int
-	LastRefresh time.Time // last successful fetch; zero if none
-	Err         string    // last fetch error, generic; empty if the last fetch succeeded
-}
-
 // Health reports a provider's cached state; it never fetches.
-func (k *KeySets) Health(p policy.Provider) Health {
+func (k *KeySets) Health(p policy.Provider) policy.ProviderHealth {
 	k.mu.Lock()
 	s := k.sets[idOf(p)]
 	k.mu.Unlock()
 	if s == nil {
-		return Health{Err: "keys not fetched yet"}
+		return policy.ProviderHealth{Err: "keys not fetched yet"}
 	}
 	return s.health()
 }
@@ -282,10 +275,10 @@ func newKeySet(p policy.Provider, opts Options) (*keySet, error) {
 	}, nil
 }
 
-func (s *keySet) health() Health {
+func (s *keySet) health() policy.ProviderHealth {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	h := Health{Keys: len(s.keys), LastRefresh: s.lastSuccess}
+	h := policy.ProviderHealth{Keys: len(s.keys), LastRefresh: s.lastSuccess}
 	if s.lastErr != nil {
 		h.Err = genericFetchError(s.lastErr)
 	}

@@ -96,6 +96,14 @@ type Provider struct {
 	CABundle []byte // extra PEM roots; nil for none
 }
 
+// ProviderHealth is what a replica knows of a provider's signing keys,
+// from its cache: the authenticator's status and status route report it.
+type ProviderHealth struct {
+	Keys        int
+	LastRefresh time.Time // last successful fetch; zero if none
+	Err         string    // generic reason of the last failed fetch; empty after a success
+}
+
 // Namespace is what the index knows of a namespace: whether the cache has
 // seen it, and its labels.
 type Namespace struct {
@@ -201,6 +209,17 @@ func (ix *Index) Authenticator(serviceID string) (*Authenticator, bool) {
 	a, ok := ix.authenticators[serviceID]
 	ix.mu.RUnlock()
 	return a, ok
+}
+
+// Authenticators returns every indexed authenticator, in no order.
+func (ix *Index) Authenticators() []*Authenticator {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make([]*Authenticator, 0, len(ix.authenticators))
+	for _, a := range ix.authenticators {
+		out = append(out, a)
+	}
+	return out
 }
 
 // Namespace returns what the index knows of a namespace.

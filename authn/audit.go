@@ -1,0 +1,88 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package authn
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Auditor writes one JSON line per attempt to its own stream, apart from
+// the operational log. It never receives a token, a signature or a secret
+// value: only the fields of AuditEvent.
+type Auditor struct {
+	mu  sync.Mutex
+	w   io.Writer
+	now func() time.Time
+}
+
+// NewAuditor writes to w.
+func NewAuditor(w io.Writer, now func() time.Time) *Auditor {
+	if now == nil {
+		now = time.Now
+	}
+	return &Auditor{w: w, now: now}
+}
+
+// AuditEvent is one audit line.
+type AuditEvent struct {
+	Time      string `json:"time"`
+	Operation string `json:"operation"` // authenticate, status, ...
+	Result    string `json:"result"`    // success or failure
+	Service   string `json:"service,omitempty"`
+	Account   string `json:"account,omitempty"`
+	Host      string `json:"host,omitempty"`
+	ClientIP  string `json:"client_ip,omitempty"`
+	Code      string `json:"code,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// maxAuditField bounds attacker-chosen text (path segments) in the log.
+const maxAuditField = 256
+
+// Record writes e with the current time.
+func (a *Auditor) Record(e AuditEvent) {
+	if a == nil {
+		return
+	}
+	e.Time = a.now().UTC().Format(time.RFC3339Nano)
+	e.Service, e.Account, e.Host = clean(e.Service), clean(e.Account), clean(e.Host)
+	e.Reason = clean(e.Reason)
+	line, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, _ = a.w.Write(append(line, '\n'))
+}
+
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) > maxAuditField {
+		cut := maxAuditField
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
+}

@@ -1,0 +1,294 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package authn is the embedded HTTPS authenticator: Conjur's authn-azure
+// REST routes, served from the policy index on every replica.
+//
+// A workload posts its Azure managed-identity token to
+// /authn-azure/{service-id}/{account}/{login}/authenticate; the server
+// verifies it (azuread), matches it against the AzureHost named by the login
+// (policy), checks that the AzureAuthenticator admits the host, and answers
+// with a short-lived access token (accesstoken). Every attempt is audited;
+// every refusal a client sees is one of a few fixed bodies (respond.go).
+//
+// It never writes to the API server and never decides before the index has
+// synced and the signing keys are loaded.
+package authn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
+	"github.com/azure-authenticator/azure-authenticator/authn/failure"
+	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+)
+
+// Limits: every one explicit.
+const (
+	MaxBodyBytes      = 64 << 10
+	MaxHeaderBytes    = 16 << 10
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 20 * time.Second
+	IdleTimeout       = 60 * time.Second
+	ShutdownTimeout   = 10 * time.Second
+	// DefaultMaxInFlight caps concurrent requests; over it: 503.
+	DefaultMaxInFlight = 256
+	// MinAccessTokenLifetime: an Azure token that expires sooner than this
+	// gets no access token.
+	MinAccessTokenLifetime = 30 * time.Second
+)
+
+// SigningKeys provides the current access-token keys (nil until loaded).
+type SigningKeys interface {
+	Ring() *accesstoken.Ring
+}
+
+// Config is what the server needs.
+type Config struct {
+	// Addr to listen on (":9443"), unless Listener is set.
+	Addr     string
+	Listener net.Listener
+	// GetCertificate serves the TLS certificate.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	EnableHTTP2    bool
+	// Account is the Conjur account served.
+	Account        string
+	TrustedProxies []netip.Prefix
+	Index          *policy.Index
+	Keys           *azuread.KeySets
+	Signing        SigningKeys
+	Auditor        *Auditor
+	Log            logr.Logger
+	Now            func() time.Time
+	MaxInFlight    int
+}
+
+// Server is the HTTPS authenticator; add it to the manager as a Runnable.
+type Server struct {
+	cfg      Config
+	verifier *azuread.Verifier
+	inFlight chan struct{}
+	started  atomic.Bool
+	handler  http.Handler
+}
+
+// NewServer validates cfg and builds the server.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Index == nil || cfg.Keys == nil || cfg.Signing == nil || cfg.GetCertificate == nil {
+		return nil, errors.New("authn: Index, Keys, Signing and GetCertificate are required")
+	}
+	if err := ValidateAccount(cfg.Account); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	s := &Server{
+		cfg:      cfg,
+		verifier: &azuread.Verifier{Keys: cfg.Keys, Now: cfg.Now},
+		inFlight: make(chan struct{}, cfg.MaxInFlight),
+	}
+	s.handler = s.limit(http.HandlerFunc(s.route))
+	return s, nil
+}
+
+// ValidateAccount accepts a Conjur account of [A-Za-z0-9._-], 1 to 64 characters.
+func ValidateAccount(account string) error {
+	if account == "" || len(account) > 64 {
+		return fmt.Errorf("account %q must be 1 to 64 characters", account)
+	}
+	for _, c := range account {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("account %q may contain only letters, digits, '.', '_' and '-'", account)
+		}
+	}
+	return nil
+}
+
+// Handler is the server's HTTP handler, limits included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// NeedLeaderElection is false: every replica serves.
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// Ready reports whether the server decides requests: it is listening, the
+// index has synced and the signing keys are loaded.
+func (s *Server) Ready() error {
+	switch {
+	case !s.started.Load():
+		return errors.New("authenticator not listening yet")
+	case !s.cfg.Index.Synced():
+		return errors.New("policy index has not synced yet")
+	case s.cfg.Signing.Ring() == nil:
+		return errors.New("signing keys not loaded")
+	}
+	return nil
+}
+
+// ReadyCheck is Ready as a healthz checker.
+func (s *Server) ReadyCheck(*http.Request) error { return s.Ready() }
+
+// TLSConfig is the server's TLS configuration: TLS 1.2+, HTTP/2 only when
+// enabled.
+func (s *Server) TLSConfig() *tls.Config {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.cfg.GetCertificate}
+	if s.cfg.EnableHTTP2 {
+		c.NextProtos = []string{"h2", "http/1.1"}
+	} else {
+		c.NextProtos = []string{"http/1.1"}
+	}
+	return c
+}
+
+// Start serves HTTPS until ctx ends, then shuts down gracefully.
+func (s *Server) Start(ctx context.Context) error {
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+			return fmt.Errorf("authn: failed to listen on %s: %w", s.cfg.Addr, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         s.TLSConfig(),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          nil,
+	}
+	if !s.cfg.EnableHTTP2 {
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	}
+	s.cfg.Log.Info("Serving the Azure authenticator", "address", ln.Addr().String(), "account", s.cfg.Account)
+	errs := make(chan error, 1)
+	go func() { errs <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	s.started.Store(true)
+	defer s.started.Store(false)
+	select {
+	case err := <-errs:
+		return fmt.Errorf("authn: server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("authn: shutdown: %w", err)
+	}
+	return nil
+}
+
+// limit caps requests in flight (503 over the cap), bounds bodies, keeps
+// responses out of caches and turns a panic into a bare 500.
+func (s *Server) limit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		select {
+		case s.inFlight <- struct{}{}:
+			defer func() { <-s.inFlight }()
+		default:
+			writeFailure(w, failure.New(failure.Overloaded, ""))
+			return
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.cfg.Log.Error(fmt.Errorf("%v", p), "Panic while serving a request", "path", r.URL.Path)
+				writeJSONBody(w, http.StatusInternalServerError, jsonError(http.StatusInternalServerError, "internal error"))
+			}
+		}()
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// route dispatches on the escaped path, so that an escaped slash in the
+// login stays inside its segment.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	switch {
+	case path == "/.well-known/jwks.json":
+		if !allow(w, r, http.MethodGet) {
+			return
+		}
+		s.jwks(w)
+	case len(segs) >= 5 && segs[0] == "authn-azure" && segs[len(segs)-1] == "authenticate":
+		if !allow(w, r, http.MethodPost) {
+			return
+		}
+		// Exactly one login segment; none or more is an invalid login,
+		// decided like an unknown host so that it tells nothing.
+		login := invalidSegment
+		if len(segs) == 6 {
+			login = segs[4]
+		}
+		s.authenticate(w, r, unescape(segs[1]), unescape(segs[2]), login)
+	case len(segs) == 4 && segs[0] == "authn-azure" && segs[3] == "status":
+		if !allow(w, r, http.MethodGet) {
+			return
+		}
+		s.status(w, r, unescape(segs[1]), unescape(segs[2]))
+	default:
+		writeJSONBody(w, http.StatusNotFound, jsonError(http.StatusNotFound, "Not found"))
+	}
+}
+
+func allow(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	writeJSONBody(w, http.StatusMethodNotAllowed, jsonError(http.StatusMethodNotAllowed, "Method not allowed"))
+	return false
+}
+
+// unescape decodes one path segment once; a segment that does not decode,
+// or decodes to a slash, names nothing (it can match no service or account).
+func unescape(seg string) string {
+	v, err := url.PathUnescape(seg)
+	if err != nil || strings.Contains(v, "/") {
+		return invalidSegment
+	}
+	return v
+}
+
+// invalidSegment stands for a path segment that names nothing: it is not a
+// valid service id, account or login.
+const invalidSegment = "\x00"
