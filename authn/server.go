@@ -249,15 +249,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.jwks(w)
-	case len(segs) >= 5 && segs[0] == "authn-azure" && segs[len(segs)-1] == "authenticate":
+	case len(segs) >= 4 && segs[0] == "authn-azure" && segs[len(segs)-1] == "authenticate":
 		if !allow(w, r, http.MethodPost) {
 			return
 		}
 		// Exactly one login segment; none or more is an invalid login,
 		// decided like an unknown host so that it tells nothing.
 		login := invalidSegment
-		if len(segs) == 6 {
-			login = segs[4]
+		if len(segs) == 5 {
+			login = segs[3]
 		}
 		s.authenticate(w, r, unescape(segs[1]), unescape(segs[2]), login)
 	case len(segs) == 4 && segs[0] == "authn-azure" && segs[3] == "status":
