@@ -25,13 +25,11 @@ import (
 	"sync"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 )
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
@@ -235,7 +233,7 @@ func TestConjur_Hosts_12_HostNotPermittedIsForbidden(t *testing.T) {
 	f := newFixture(t)
 	// The host lives in a namespace the authenticator does not select.
 	other := &fixture{t: t, ns: f.ns + "-other", service: f.service, tenant: f.tenant}
-	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other.ns}})
+	create(t, nsObject(other.ns))
 	other.host("test-app", rgSpec("rg-apps"))
 	r := authenticate(t, f.service, account, other.login("test-app"), azure.Token(f.vm("rg-apps", "vm-1"), azuretest.TokenOptions{}))
 	if r.status != http.StatusForbidden || !strings.Contains(r.body, "CONJ00006E") {
@@ -357,13 +355,5 @@ func authorization(tokenJSON string) string {
 
 func setProviders(t *testing.T, f *fixture, providers []authnv1alpha1.Provider) {
 	t.Helper()
-	a := &authnv1alpha1.AzureAuthenticator{}
-	if err := k8s.Get(context.Background(), client.ObjectKey{Name: f.service}, a); err != nil {
-		t.Fatal(err)
-	}
-	a.Spec.Providers = providers
-	if err := k8s.Update(context.Background(), a); err != nil {
-		t.Fatal(err)
-	}
-	f.waitAuthenticator(func(c *policy.Authenticator) bool { return c.Generation == a.Generation })
+	updateAuthenticator(t, f, func(a *authnv1alpha1.AzureAuthenticator) { a.Spec.Providers = providers })
 }

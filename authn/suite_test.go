@@ -38,6 +38,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -377,3 +378,26 @@ func accessTokenClaims(t *testing.T, r response) map[string]any {
 }
 
 const unauthorized = authn.GenericUnauthorizedBody
+
+func nsObject(name string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+}
+
+// updateAuthenticator applies mutate to the stored authenticator, retrying
+// when the controller wrote status in between, and waits until the index
+// has the new generation.
+func updateAuthenticator(t *testing.T, f *fixture, mutate func(*authnv1alpha1.AzureAuthenticator)) {
+	t.Helper()
+	a := &authnv1alpha1.AzureAuthenticator{}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Name: f.service}, a); err != nil {
+			return err
+		}
+		mutate(a)
+		return k8s.Update(context.Background(), a)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitAuthenticator(func(c *policy.Authenticator) bool { return c.Generation == a.Generation })
+}
