@@ -70,7 +70,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, a
 		authenticationDuration.WithLabelValues("failure").Observe(time.Since(start).Seconds())
 		writeFailure(w, e)
 	}
-	if err := s.Ready(); err != nil {
+	if err := s.decidable(); err != nil {
 		fail(failure.New(failure.NotReady, err.Error()))
 		return
 	}

@@ -33,6 +33,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -101,6 +102,9 @@ type Server struct {
 
 // NewServer validates cfg and builds the server.
 func NewServer(cfg Config) (*Server, error) {
+	if cfg.Auditor == nil {
+		cfg.Auditor = NewAuditor(io.Discard, cfg.Now)
+	}
 	if cfg.Index == nil || cfg.Keys == nil || cfg.Signing == nil || cfg.GetCertificate == nil {
 		return nil, errors.New("authn: Index, Keys, Signing and GetCertificate are required")
 	}
@@ -128,11 +132,15 @@ func ValidateAccount(account string) error {
 		return fmt.Errorf("account %q must be 1 to 64 characters", account)
 	}
 	for _, c := range account {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+		if !isAccountChar(c) {
 			return fmt.Errorf("account %q may contain only letters, digits, '.', '_' and '-'", account)
 		}
 	}
 	return nil
+}
+
+func isAccountChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
 }
 
 // Handler is the server's HTTP handler, limits included.
@@ -141,12 +149,19 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // NeedLeaderElection is false: every replica serves.
 func (s *Server) NeedLeaderElection() bool { return false }
 
-// Ready reports whether the server decides requests: it is listening, the
-// index has synced and the signing keys are loaded.
+// Ready reports whether the replica should receive traffic: it is
+// listening and decides requests.
 func (s *Server) Ready() error {
-	switch {
-	case !s.started.Load():
+	if !s.started.Load() {
 		return errors.New("authenticator not listening yet")
+	}
+	return s.decidable()
+}
+
+// decidable reports whether requests can be decided: the index has synced
+// and the signing keys are loaded. Until then every request gets 503.
+func (s *Server) decidable() error {
+	switch {
 	case !s.cfg.Index.Synced():
 		return errors.New("policy index has not synced yet")
 	case s.cfg.Signing.Ring() == nil:

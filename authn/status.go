@@ -79,7 +79,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, service, account
 		s.cfg.Auditor.Record(ev)
 		writeJSONBody(w, status, body)
 	}
-	if err := s.Ready(); err != nil {
+	if err := s.decidable(); err != nil {
 		e := failure.New(failure.NotReady, err.Error())
 		status, body := ClientBody(e)
 		fail(e, status, body)

@@ -151,7 +151,9 @@ func runMain(m *testing.M) int {
 
 	code := m.Run()
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		fmt.Fprintln(os.Stderr, "manager stopped with:", err)
+	}
 	return code
 }
 
@@ -401,3 +403,5 @@ func updateAuthenticator(t *testing.T, f *fixture, mutate func(*authnv1alpha1.Az
 	}
 	f.waitAuthenticator(func(c *policy.Authenticator) bool { return c.Generation == a.Generation })
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -114,7 +114,7 @@ func (r *AzureAuthenticatorReconciler) desiredStatus(auth *authnv1alpha1.AzureAu
 		var unhealthy []string
 		for _, p := range compiled.Providers {
 			h := r.Health(p)
-			ps := authnv1alpha1.ProviderStatus{URI: p.Issuer, Keys: int32(min(h.Keys, 1<<30)), Error: h.Err}
+			ps := authnv1alpha1.ProviderStatus{URI: p.Issuer, Keys: int32(min(h.Keys, 1<<30)), Error: h.Err} //nolint:gosec // G115: clamped just before
 			if !h.LastRefresh.IsZero() {
 				// Second precision, as stored: otherwise every reconcile
 				// would see a difference and rewrite the status.

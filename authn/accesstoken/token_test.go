@@ -116,7 +116,7 @@ func TestTokenHasExactlyThreeStringMembersAndVerifiesAsJWS(t *testing.T) {
 	if err := json.Unmarshal(ring.JWKS(), &set); err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSigned(string(raw), []jose.SignatureAlgorithm{jose.EdDSA})
+	jws, err := jose.ParseSignedJSON(string(raw), []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil {
 		t.Fatalf("go-jose cannot parse the token: %v", err)
 	}

@@ -230,7 +230,7 @@ type keySet struct {
 	keys        map[string]*cachedKey
 	algs        []string // allowed: advertised ∩ asymmetricAlgs
 	issuer      string   // as discovered
-	fetches     uint64 // attempts so far; lets a waiting caller see that someone else fetched
+	fetches     uint64   // attempts so far; lets a waiting caller see that someone else fetched
 	lastAttempt time.Time
 	lastSuccess time.Time
 	lastErr     error

@@ -62,6 +62,7 @@ type Server struct {
 	signing   *Key   // signs minted tokens
 	down      bool
 	delay     time.Duration
+	fakeIss   string // when set, discovery claims this issuer
 
 	discoveryRequests atomic.Int64
 	jwksRequests      atomic.Int64
@@ -139,6 +140,14 @@ func (s *Server) RetireKey(id string) {
 func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	s.down = down
+	s.mu.Unlock()
+}
+
+// SetDiscoveryIssuer makes discovery documents claim issuer instead of
+// the real one ("" restores it): an impostor a verifier must refuse.
+func (s *Server) SetDiscoveryIssuer(issuer string) {
+	s.mu.Lock()
+	s.fakeIss = issuer
 	s.mu.Unlock()
 }
 
@@ -234,6 +243,11 @@ func (s *Server) discovery(tenant string, v2 bool) map[string]any {
 		doc["token_endpoint"] = s.srv.URL + "/" + tenant + "/oauth2/token"
 		doc["authorization_endpoint"] = s.srv.URL + "/" + tenant + "/oauth2/authorize"
 	}
+	s.mu.Lock()
+	if s.fakeIss != "" {
+		doc["issuer"] = s.fakeIss
+	}
+	s.mu.Unlock()
 	return doc
 }
 

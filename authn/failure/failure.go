@@ -65,7 +65,7 @@ const (
 
 // Messages are the audit messages of each code. Placeholders are filled by
 // New; none is ever left unfilled (Conjur's CONJ00054E kept a literal {1}).
-var Messages = map[Code]string{
+var Messages = map[Code]string{ //nolint:gosec // G101: audit messages that mention credentials, not credentials
 	InvalidCredentials:          "Invalid credentials",
 	RoleNotAuthorizedOnResource: "'%s' does not have 'authenticate' privilege on %s",
 	RoleNotFound:                "'%s' not found",

@@ -35,6 +35,7 @@ import (
 	"math/big"
 	"net"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,11 +61,16 @@ type Source struct {
 	Now   func() time.Time
 	Log   logr.Logger
 
+	once sync.Once
 	cert atomic.Pointer[tls.Certificate]
 	pem  atomic.Pointer[[]byte]
 }
 
-func (s *Source) defaults() {
+// defaults fills unset tunables once; Start, Sync and RotateOnce may run
+// concurrently.
+func (s *Source) defaults() { s.once.Do(s.setDefaults) }
+
+func (s *Source) setDefaults() {
 	if s.Validity == 0 {
 		s.Validity = 365 * 24 * time.Hour
 	}

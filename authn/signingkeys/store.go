@@ -29,6 +29,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,10 +63,15 @@ type Store struct {
 	Now    func() time.Time
 	Log    logr.Logger
 
+	once sync.Once
 	ring atomic.Pointer[accesstoken.Ring]
 }
 
-func (s *Store) defaults() {
+// defaults fills unset tunables once; Start, Sync and RotateOnce may run
+// concurrently.
+func (s *Store) defaults() { s.once.Do(s.setDefaults) }
+
+func (s *Store) setDefaults() {
 	if s.Propagation == 0 {
 		s.Propagation = 2 * time.Minute
 	}

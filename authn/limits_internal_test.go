@@ -1,0 +1,106 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package authn
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
+	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+)
+
+type noKeys struct{}
+
+func (noKeys) Ring() *accesstoken.Ring { return nil }
+
+func TestRequestsOverTheInFlightCapGet503WithRetryAfter(t *testing.T) {
+	s, err := NewServer(Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
+		Account:        "default", Index: policy.NewIndex(), Signing: noKeys{}, MaxInFlight: 2,
+		Keys: azuread.NewKeySets(azuread.Options{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two requests in flight hold both slots.
+	s.inFlight <- struct{}{}
+	s.inFlight <- struct{}{}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "AZAUTH010E") {
+		t.Fatalf("over the cap: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	<-s.inFlight
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	if rec.Code == http.StatusServiceUnavailable && strings.Contains(rec.Body.String(), "AZAUTH010E") {
+		t.Fatalf("a free slot was refused: %s", rec.Body)
+	}
+}
+
+func TestAccountCharset(t *testing.T) {
+	for _, ok := range []string{"default", "my-org.prod_1"} {
+		if err := ValidateAccount(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a/b", "a:b", "ü", strings.Repeat("a", 65)} {
+		if ValidateAccount(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestClientIPBelievesOnlyTrustedProxies(t *testing.T) {
+	trusted := mustPrefixes("10.0.0.0/8")
+	tests := []struct {
+		name, peer, xff, want string
+	}{
+		{"no proxy: the peer", "192.0.2.1:1234", "", "192.0.2.1"},
+		{"an untrusted peer's header is ignored", "192.0.2.1:1234", "203.0.113.9", "192.0.2.1"},
+		{"a trusted proxy: the rightmost untrusted address", "10.0.0.5:1234", "198.51.100.1, 203.0.113.9, 10.0.0.7", "203.0.113.9"},
+		{"a client cannot prepend its way in", "10.0.0.5:1234", "127.0.0.1, 203.0.113.9", "203.0.113.9"},
+		{"only proxies: the leftmost", "10.0.0.5:1234", "10.1.1.1", "10.1.1.1"},
+		{"a malformed hop stops the walk", "10.0.0.5:1234", "203.0.113.9, bogus", "10.0.0.5"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = tc.peer
+			if tc.xff != "" {
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			if got := clientIP(r, trusted).String(); got != tc.want {
+				t.Fatalf("clientIP = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func mustPrefixes(cidrs ...string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		out = append(out, netip.MustParsePrefix(c))
+	}
+	return out
+}

@@ -1,0 +1,214 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package authn_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
+	"github.com/azure-authenticator/azure-authenticator/authn/signingkeys"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func clientset(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// Rotation: a new key is verifiable Propagation before anyone signs with
+// it, and a retired key stays verifiable for Retain after its successor
+// starts signing.
+func TestSigningKeyRotationPublishesBeforeSigningAndRetiresLate(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := &clock{now: time.Now()}
+	name := fmt.Sprintf("rotation-%d", seq.Add(1))
+	store := &signingkeys.Store{Client: clientset(t), Namespace: "default", Name: name, Now: c.Now, Log: logr.Discard(),
+		Propagation: 2 * time.Minute, RotateAfter: 24 * time.Hour, Retain: 70 * time.Minute}
+	go func() { _ = store.Start(ctx) }()
+	t.Cleanup(func() {
+		_ = clientset(t).CoreV1().Secrets("default").Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	eventually(t, "keys loaded", func() error {
+		if store.Ring() == nil {
+			return errorf("no ring")
+		}
+		return nil
+	})
+	first := store.Ring().Signer(c.Now())
+
+	c.Advance(25 * time.Hour)
+	if err := store.RotateOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var second *accesstoken.SigningKey
+	eventually(t, "the new key reaches this replica through the watch", func() error {
+		keys := store.Ring().Keys()
+		if len(keys) != 2 {
+			return errorf("%d keys", len(keys))
+		}
+		second = keys[1]
+		return nil
+	})
+	if got := store.Ring().Signer(c.Now()); got.ID != first.ID {
+		t.Fatal("the new key signs before its propagation interval has passed")
+	}
+	c.Advance(2 * time.Minute)
+	if got := store.Ring().Signer(c.Now()); got.ID != second.ID {
+		t.Fatal("the new key does not sign after its propagation interval")
+	}
+	c.Advance(69 * time.Minute)
+	_ = store.RotateOnce(ctx)
+	if _, ok := store.Ring().Verifiers()[first.ID]; !ok {
+		t.Fatal("the retired key was dropped before Retain")
+	}
+	c.Advance(2 * time.Minute)
+	if err := store.RotateOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the retired key is dropped after Retain", func() error {
+		if _, ok := store.Ring().Verifiers()[first.ID]; ok {
+			return errorf("still there")
+		}
+		return nil
+	})
+}
+
+// The key-compromise procedure: delete the Secret. Every replica stops
+// accepting the old keys at once and a fresh key is created.
+func TestDeletingTheSigningKeySecretReplacesEveryKey(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	name := fmt.Sprintf("compromise-%d", seq.Add(1))
+	cs := clientset(t)
+	stores := []*signingkeys.Store{
+		{Client: cs, Namespace: "default", Name: name, Log: logr.Discard()},
+		{Client: cs, Namespace: "default", Name: name, Log: logr.Discard()},
+	}
+	for _, s := range stores { // two replicas racing to create it
+		go func() { _ = s.Start(ctx) }()
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Secrets("default").Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	var old string
+	eventually(t, "both replicas share one key", func() error {
+		a, b := stores[0].Ring(), stores[1].Ring()
+		if a == nil || b == nil || a.Signer(time.Now()).ID != b.Signer(time.Now()).ID {
+			return errorf("not yet")
+		}
+		old = a.Signer(time.Now()).ID
+		return nil
+	})
+	if err := cs.CoreV1().Secrets("default").Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both replicas drop the old key and agree on a new one", func() error {
+		a, b := stores[0].Ring(), stores[1].Ring()
+		if a == nil || b == nil {
+			return errorf("not reloaded")
+		}
+		if _, ok := a.Verifiers()[old]; ok {
+			return errorf("old key still accepted")
+		}
+		if a.Signer(time.Now()).ID != b.Signer(time.Now()).ID {
+			return errorf("replicas disagree")
+		}
+		return nil
+	})
+}
+
+func TestServingCertificateFollowsTheConfiguredNames(t *testing.T) {
+	ctx := context.Background()
+	cs := clientset(t)
+	name := fmt.Sprintf("tls-%d", seq.Add(1))
+	t.Cleanup(func() { _ = cs.CoreV1().Secrets("default").Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	a := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"localhost", "127.0.0.1"}, Log: logr.Discard()}
+	if err := a.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A second replica serves the same certificate.
+	b := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"127.0.0.1", "localhost"}, Log: logr.Discard()}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if string(a.CertificatePEM()) != string(b.CertificatePEM()) {
+		t.Fatal("two replicas with the same names serve different certificates")
+	}
+	cert := parseCert(t, a.CertificatePEM())
+	if len(cert.IPAddresses) != 1 || cert.IPAddresses[0].String() != "127.0.0.1" || len(cert.DNSNames) != 1 || cert.DNSNames[0] != "localhost" {
+		t.Fatalf("SANs: %v %v", cert.DNSNames, cert.IPAddresses)
+	}
+	// New names: regenerated.
+	c := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"authn.example.internal", "::1"}, Log: logr.Discard()}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := parseCert(t, c.CertificatePEM()); len(got.DNSNames) != 1 || got.DNSNames[0] != "authn.example.internal" || got.IPAddresses[0].String() != "::1" {
+		t.Fatalf("after a name change: %v %v", got.DNSNames, got.IPAddresses)
+	}
+	// Expiry near: regenerated.
+	d := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"authn.example.internal", "::1"}, Log: logr.Discard(),
+		Now: func() time.Time { return time.Now().Add(340 * 24 * time.Hour) }}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if string(d.CertificatePEM()) == string(c.CertificatePEM()) {
+		t.Fatal("a certificate 25 days from expiry was kept")
+	}
+	if _, err := cs.CoreV1().Secrets("default").Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		t.Fatal("secret missing")
+	}
+}
+
+func parseCert(t *testing.T, p []byte) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(p)
+	if block == nil {
+		t.Fatal("no PEM")
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
