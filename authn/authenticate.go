@@ -60,7 +60,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, a
 	}
 	knownService := false
 	fail := func(e *failure.Error) {
-		ev.Result, ev.Code, ev.Reason = "failure", string(e.Code), e.Error()
+		ev.Result, ev.Code, ev.Reason = "failure", string(e.Code), e.Detail()
 		s.cfg.Auditor.Record(ev)
 		label := "unknown"
 		if knownService {

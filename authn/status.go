@@ -75,7 +75,7 @@ func (s *Server) CheckAccessToken(r *http.Request) (*Caller, *failure.Error) {
 func (s *Server) status(w http.ResponseWriter, r *http.Request, service, account string) {
 	ev := AuditEvent{Operation: "validate-status", Service: service, Account: account, ClientIP: clientIP(r, s.cfg.TrustedProxies).String()}
 	fail := func(e *failure.Error, status int, body string) {
-		ev.Result, ev.Code, ev.Reason = "failure", string(e.Code), e.Error()
+		ev.Result, ev.Code, ev.Reason = "failure", string(e.Code), e.Detail()
 		s.cfg.Auditor.Record(ev)
 		writeJSONBody(w, status, body)
 	}

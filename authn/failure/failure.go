@@ -109,6 +109,15 @@ func (e *Error) Error() string {
 	return string(e.Code) + " " + e.Message + ": " + e.Reason
 }
 
+// Detail is the message and the reason, without the code: for an audit
+// line that carries the code in a field of its own.
+func (e *Error) Detail() string {
+	if e.Reason == "" {
+		return e.Message
+	}
+	return e.Message + ": " + e.Reason
+}
+
 // New returns an Error for code with its message filled from args.
 func New(code Code, reason string, args ...any) *Error {
 	msg, ok := Messages[code]

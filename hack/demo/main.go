@@ -14,21 +14,30 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command demo runs azure-authenticator end to end on this machine: a local
-// control plane (kube-apiserver + etcd on loopback, built by
-// hack/build-envtest.sh), the manager binary against it, and the samples of
-// config/samples. It prints each step, then keeps everything running until
-// Ctrl-C, when it stops and removes all it started. With --check it exits
-// after the steps instead, non-zero if any failed (CI's smoke test).
+// Command demo runs azure-authenticator end to end on this machine, with
+// no Azure and no cluster: a local control plane (kube-apiserver + etcd on
+// loopback, built by hack/build-envtest.sh), a fake Entra ID on loopback
+// (authn/azuretest), the manager binary against both, and the samples of
+// config/samples. It prints each step of a workload's path, then keeps
+// everything running until Ctrl-C, when it stops and removes all it
+// started. With --check it exits after the steps instead, non-zero if any
+// failed (CI's smoke test).
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -37,7 +46,22 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
+)
+
+// The sample world (config/samples).
+const (
+	tenant       = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	subscription = "6a1bd2f1-7c3f-4a5e-9d1e-2b6a4c8e0f11"
+	ledgerOID    = "1e2a3b4c-5d6e-4f70-8192-a3b4c5d6e7f8"
+	service      = "prod"
+	account      = "default"
 )
 
 func main() {
@@ -51,18 +75,29 @@ func main() {
 
 func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
 
+type demo struct {
+	ctx       context.Context
+	root      string
+	work      string
+	env       *testenv.Env
+	azure     *azuretest.Server
+	authnURL  string
+	client    *http.Client
+	auditPath string
+}
+
 func run(check bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := testenv.RepoRoot()
-	work := filepath.Join(root, "bin", "demo")
-	if err := os.MkdirAll(work, 0o750); err != nil {
+	d := &demo{ctx: ctx, root: testenv.RepoRoot()}
+	d.work = filepath.Join(d.root, "bin", "demo")
+	if err := os.MkdirAll(d.work, 0o750); err != nil {
 		return err
 	}
 
 	step("Building the manager (bin/manager)")
-	manager := filepath.Join(root, "bin", "manager")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", manager, root).CombinedOutput(); err != nil {
+	manager := filepath.Join(d.root, "bin", "manager")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", manager, d.root).CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
 
@@ -71,78 +106,33 @@ func run(check bool) error {
 	if err != nil {
 		return err
 	}
+	d.env = env
 	defer func() {
 		step("Stopping the control plane")
 		_ = env.Stop()
 	}()
-	kubeconfig := filepath.Join(work, "kubeconfig")
+	kubeconfig := filepath.Join(d.work, "kubeconfig")
 	if err := copyFile(env.Kubeconfig, kubeconfig); err != nil {
 		return err
 	}
 	fmt.Printf("    API server %s, kubeconfig %s\n", env.Config.Host, kubeconfig)
 
-	step("Starting the manager against it (log: bin/demo/manager.log)")
-	probe, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
-	logFile, err := os.Create(filepath.Join(work, "manager.log"))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = logFile.Close() }()
-	mgrCmd := exec.Command(manager, "--kubeconfig", kubeconfig, "--metrics-bind-address", "0",
-		"--health-probe-bind-address", probe, "--leader-elect", "--leader-election-namespace", "default")
-	mgrCmd.Stdout, mgrCmd.Stderr = logFile, logFile
-	if err := mgrCmd.Start(); err != nil {
-		return fmt.Errorf("starting the manager: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- mgrCmd.Wait() }()
-	defer func() {
-		step("Stopping the manager")
-		_ = mgrCmd.Process.Signal(syscall.SIGTERM)
-		var err error
-		select {
-		case err = <-exited:
-		case <-time.After(15 * time.Second):
-			_ = mgrCmd.Process.Kill()
-			err = <-exited
-		}
-		if err != nil {
-			fmt.Printf("    the manager exited with %v (see bin/demo/manager.log)\n", err)
-		}
-	}()
-	if err := waitReady(ctx, "http://"+probe+"/readyz", exited); err != nil {
-		return err
-	}
-	fmt.Println("    /readyz answers ok: the policy index has synced")
+	step("Starting a fake Entra ID (Azure AD) on loopback")
+	d.azure = azuretest.NewServer()
+	defer d.azure.Close()
+	fmt.Printf("    issuer %s (OIDC discovery + JWKS)\n", d.azure.IssuerV1(tenant))
 
-	step("kubectl apply -f config/samples/")
-	out, err := env.Kubectl(ctx, "apply", "-f", filepath.Join(root, "config", "samples"))
-	fmt.Print(indent(out))
+	stopManager, err := d.startManager(manager, kubeconfig)
 	if err != nil {
-		return fmt.Errorf("kubectl apply: %w", err)
-	}
-
-	step("Waiting for every AzureHost to be Ready")
-	out, err = env.Kubectl(ctx, "wait", "--for=condition=Ready", "azurehosts", "--all", "-n", "payments", "--timeout=60s")
-	fmt.Print(indent(out))
-	if err != nil {
-		return fmt.Errorf("kubectl wait: %w", err)
-	}
-	out, _ = env.Kubectl(ctx, "get", "azureauthenticators,azurehosts", "-A")
-	fmt.Print(indent(out))
-
-	step("An invalid AzureHost is refused by the API server")
-	bad := filepath.Join(work, "invalid-azurehost.yaml")
-	if err := os.WriteFile(bad, []byte(invalidHost), 0o600); err != nil {
 		return err
 	}
-	out, err = env.Kubectl(ctx, "apply", "-f", bad)
-	fmt.Print(indent(out))
-	if err == nil {
-		return errors.New("the API server accepted an invalid AzureHost")
+	defer stopManager()
+
+	if err := d.applySamples(); err != nil {
+		return err
+	}
+	if err := d.walkthrough(); err != nil {
+		return err
 	}
 
 	if check {
@@ -152,16 +142,235 @@ func run(check bool) error {
 	step("Running. Try:")
 	fmt.Printf(`    export KUBECONFIG=%s
     kubectl get azauth,azh -A
-    kubectl describe azh -n payments billing-api
     kubectl label namespace payments authn.dap.io/team-   # watch the hosts lose Ready
+    tail -f %s                                   # the audit log
+    # authenticate with a token you saved from the steps above:
+    curl --cacert %s -X POST --data "jwt=$TOKEN" \
+      %s/authn-azure/%s/%s/host%%2Fpayments%%2Fledger-vm/authenticate
 Press Ctrl-C to stop and clean up.
-`, kubeconfig)
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-exited:
-		return fmt.Errorf("the manager exited: %v (see bin/demo/manager.log)", err)
+`, kubeconfig, d.auditPath, filepath.Join(d.work, "authn-ca.pem"), d.authnURL, service, account)
+	<-ctx.Done()
+	return nil
+}
+
+func (d *demo) startManager(manager, kubeconfig string) (stop func(), err error) {
+	step("Starting the manager (log: bin/demo/manager.log, audit: bin/demo/audit.log)")
+	probe, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
 	}
+	authnAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	d.authnURL = "https://" + authnAddr
+	d.auditPath = filepath.Join(d.work, "audit.log")
+	_ = os.Remove(d.auditPath)
+	logFile, err := os.Create(filepath.Join(d.work, "manager.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(manager, "--kubeconfig", kubeconfig, "--metrics-bind-address", "0",
+		"--health-probe-bind-address", probe, "--authn-bind-address", authnAddr,
+		"--leader-elect", "--leader-election-namespace", "default", "--audit-log", d.auditPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("starting the manager: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop = func() {
+		step("Stopping the manager")
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		var err error
+		select {
+		case err = <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			err = <-exited
+		}
+		_ = logFile.Close()
+		if err != nil {
+			fmt.Printf("    the manager exited with %v (see bin/demo/manager.log)\n", err)
+		}
+	}
+	if err := waitReady(d.ctx, "http://"+probe+"/readyz", exited); err != nil {
+		stop()
+		return nil, err
+	}
+	fmt.Printf("    /readyz ok: index synced, signing keys loaded, authenticator on %s\n", d.authnURL)
+
+	// Trust the manager's self-signed certificate, as a workload would pin it.
+	cs, err := kubernetes.NewForConfig(d.env.Config)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	sec, err := cs.CoreV1().Secrets("default").Get(d.ctx, "azure-authenticator-tls", metav1.GetOptions{})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("reading the serving certificate: %w", err)
+	}
+	caPEM := sec.Data[corev1.TLSCertKey]
+	if err := os.WriteFile(filepath.Join(d.work, "authn-ca.pem"), caPEM, 0o600); err != nil {
+		stop()
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	t := loopback.Transport()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	d.client = &http.Client{Transport: t, Timeout: 30 * time.Second}
+	return stop, nil
+}
+
+func (d *demo) applySamples() error {
+	step("kubectl apply -f config/samples/")
+	out, err := d.env.Kubectl(d.ctx, "apply", "-f", filepath.Join(d.root, "config", "samples"))
+	fmt.Print(indent(out))
+	if err != nil {
+		return fmt.Errorf("kubectl apply: %w", err)
+	}
+
+	step("Pointing the sample authenticator at the fake Entra ID (its issuer and CA bundle)")
+	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"providers": []map[string]string{
+		{"uri": d.azure.IssuerV1(tenant), "caBundle": string(d.azure.CAPEM())},
+	}}})
+	out, err = d.env.Kubectl(d.ctx, "patch", "azureauthenticator", service, "--type=merge", "-p", string(patch))
+	fmt.Print(indent(out))
+	if err != nil {
+		return fmt.Errorf("kubectl patch: %w", err)
+	}
+
+	step("Waiting for the authenticator and every AzureHost to be Ready")
+	for _, args := range [][]string{
+		{"wait", "--for=condition=Ready", "azureauthenticator/" + service, "--timeout=60s"},
+		{"wait", "--for=condition=Ready", "azurehosts", "--all", "-n", "payments", "--timeout=60s"},
+	} {
+		out, err = d.env.Kubectl(d.ctx, args...)
+		fmt.Print(indent(out))
+		if err != nil {
+			return fmt.Errorf("kubectl wait: %w", err)
+		}
+	}
+	out, _ = d.env.Kubectl(d.ctx, "get", "azureauthenticators,azurehosts", "-A")
+	fmt.Print(indent(out))
+
+	step("An invalid AzureHost is refused by the API server")
+	bad := filepath.Join(d.work, "invalid-azurehost.yaml")
+	if err := os.WriteFile(bad, []byte(invalidHost), 0o600); err != nil {
+		return err
+	}
+	out, err = d.env.Kubectl(d.ctx, "apply", "-f", bad)
+	fmt.Print(indent(out))
+	if err == nil {
+		return errors.New("the API server accepted an invalid AzureHost")
+	}
+	return nil
+}
+
+// walkthrough authenticates as workloads at each layer of the model.
+func (d *demo) walkthrough() error {
+	ledger := azuretest.Identity{TenantID: tenant, ObjectID: ledgerOID, ClientID: "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
+		MIRID: azuretest.ResourceID(subscription, "rg-payments", "Microsoft.Compute", "virtualMachines", "ledger-vm")}
+	site := azuretest.ResourceID(subscription, "rg-payments", "Microsoft.Web", "sites", "billing-api")
+	billing := azuretest.UserAssigned(tenant, subscription, "rg-identities", "id-billing-api", site)
+	aci := azuretest.ContainerInstance(tenant, subscription, "rg-payments", "nightly-report")
+	stranger := azuretest.VM(tenant, subscription, "rg-elsewhere", "unknown-vm")
+
+	cases := []struct {
+		title, host string
+		id          azuretest.Identity
+		wantOK      bool
+	}{
+		{"A VM's system-assigned identity (host pinned to its principal id, tenant and addresses)", "ledger-vm", ledger, true},
+		{"A user-assigned identity used from an App Service app (pinned to that app)", "billing-api", billing, true},
+		{"Any identity of the resource group: a Container Instance", "rg-wide", aci, true},
+		{"A VM in another resource group tries to log in as ledger-vm", "ledger-vm", stranger, false},
+	}
+	for _, c := range cases {
+		step("%s", c.title)
+		token := d.azure.Token(c.id, azuretest.TokenOptions{})
+		fmt.Printf("    Azure token for xms_mirid=%s\n", c.id.MIRID)
+		login := "host/payments/" + c.host
+		path := "/authn-azure/" + service + "/" + account + "/" + url.PathEscape(login) + "/authenticate"
+		fmt.Printf("    POST %s (body jwt=<token>)\n", path)
+		status, body, err := d.post(path, "jwt="+token)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("    -> %d %s\n", status, shorten(body))
+		switch {
+		case c.wantOK && status != http.StatusOK:
+			return fmt.Errorf("%s: authentication failed with %d", c.host, status)
+		case !c.wantOK && status != http.StatusUnauthorized:
+			return fmt.Errorf("%s: want 401, got %d", c.host, status)
+		case c.wantOK:
+			var tok struct{ Payload string }
+			_ = json.Unmarshal([]byte(body), &tok)
+			fmt.Printf("    access token claims: %s\n", decodePayload(tok.Payload))
+			if c.host == "ledger-vm" {
+				_ = os.WriteFile(filepath.Join(d.work, "ledger-vm.jwt"), []byte(token), 0o600)
+			}
+		default:
+			reason, err := d.lastAuditReason(login)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("    the client sees only the generic 401; the audit log says why:\n    %s\n", reason)
+		}
+	}
+	fmt.Printf("\n    (The ledger-vm Azure token is saved in bin/demo/ledger-vm.jwt: TOKEN=$(cat bin/demo/ledger-vm.jwt))\n")
+	return nil
+}
+
+func (d *demo) post(path, body string) (int, string, error) {
+	req, err := http.NewRequestWithContext(d.ctx, http.MethodPost, d.authnURL+path, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+func (d *demo) lastAuditReason(host string) (string, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(d.auditPath)
+		lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+		for i := len(lines) - 1; i >= 0; i-- {
+			var e struct{ Host, Result, Code, Reason string }
+			if json.Unmarshal(lines[i], &e) == nil && e.Host == host && e.Result == "failure" {
+				return e.Code + ": " + e.Reason, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "", fmt.Errorf("no audit line for %s in %s", host, d.auditPath)
+}
+
+// decodePayload shows an access token's claims, decoded as the Conjur SDK
+// decodes them (padded standard base64).
+func decodePayload(p string) string {
+	b, err := base64.StdEncoding.DecodeString(p)
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func shorten(s string) string {
+	if len(s) > 100 {
+		return s[:97] + "..."
+	}
+	return s
 }
 
 const invalidHost = `apiVersion: authn.dap.io/v1alpha1
@@ -177,8 +386,8 @@ spec:
 `
 
 func waitReady(ctx context.Context, url string, exited <-chan error) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
+	client := &http.Client{Timeout: time.Second, Transport: loopback.Transport()}
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -198,7 +407,7 @@ func waitReady(ctx context.Context, url string, exited <-chan error) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return errors.New("the manager was not ready within 60s (see bin/demo/manager.log)")
+			return errors.New("the manager was not ready within 90s (see bin/demo/manager.log)")
 		}
 	}
 }
