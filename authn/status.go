@@ -125,7 +125,7 @@ func (s *Server) healthProblem(a *policy.Authenticator) *failure.Error {
 	}
 	for i, p := range a.Providers {
 		if h := s.cfg.Keys.Health(p); h.Keys == 0 {
-			return failure.New(failure.ProviderDiscoveryFailed, h.Err, fmt.Sprintf("provider %d of %d", i+1, len(a.Providers)))
+			return failure.New(failure.ProviderDiscoveryFailed, h.Err, fmt.Sprintf("#%d of %d", i+1, len(a.Providers)))
 		}
 	}
 	return nil
