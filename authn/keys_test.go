@@ -23,6 +23,8 @@ import (
 	"net/http"
 	"testing"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -117,18 +119,35 @@ func TestStatusRevokesTokensOfDeletedHosts(t *testing.T) {
 	})
 }
 
-func TestJWKSPublishesTheSigningKeys(t *testing.T) {
-	r := get(t, "/.well-known/jwks.json")
-	var set struct {
-		Keys []struct{ Kty, Crv, Kid, Alg string }
+// An issued access token verifies as a JWS with a JOSE library against
+// the keys the server publishes.
+func TestIssuedTokensVerifyAgainstThePublishedJWKS(t *testing.T) {
+	f := newFixture(t)
+	f.host("app", rgSpec("rg-apps"))
+	tok := authenticate(t, f.service, account, f.login("app"), azure.Token(f.vm("rg-apps", "vm-1"), azuretest.TokenOptions{}))
+	if tok.status != http.StatusOK {
+		t.Fatalf("%d %s", tok.status, tok.body)
 	}
+	r := get(t, "/.well-known/jwks.json")
+	var set jose.JSONWebKeySet
 	if r.status != http.StatusOK || json.Unmarshal([]byte(r.body), &set) != nil || len(set.Keys) == 0 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	for _, k := range set.Keys {
-		if k.Kty != "OKP" || k.Crv != "Ed25519" || k.Alg != "EdDSA" || k.Kid == "" {
-			t.Fatalf("key %+v", k)
-		}
+	jws, err := jose.ParseSignedJSON(tok.body, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		t.Fatalf("not a JWS: %v", err)
+	}
+	keys := set.Key(jws.Signatures[0].Header.KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("kid %q not published", jws.Signatures[0].Header.KeyID)
+	}
+	payload, err := jws.Verify(keys[0])
+	if err != nil {
+		t.Fatalf("does not verify with the published key: %v", err)
+	}
+	var c struct{ Sub, Aud, Svc string }
+	if err := json.Unmarshal(payload, &c); err != nil || c.Sub != f.login("app") || c.Aud != account || c.Svc != f.service {
+		t.Fatalf("claims %s", payload)
 	}
 }
 
