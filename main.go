@@ -30,6 +30,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -54,6 +55,7 @@ const leaderElectionID = "azure-authenticator.authn.dap.io"
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=system,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
@@ -82,6 +84,8 @@ func run() error {
 		trustedProxies       string
 		auditLog             string
 		maxInFlight          int
+		secretNamespaces     string
+		maxStaleness         time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"The address the metrics endpoint binds to (HTTPS with --metrics-secure). Use 0 to disable it.")
@@ -104,6 +108,8 @@ func run() error {
 	flag.StringVar(&trustedProxies, "trusted-proxies", "", "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed. Default none: the client address is the peer address.")
 	flag.StringVar(&auditLog, "audit-log", "-", "Where the audit log (one JSON line per attempt) goes: - for standard output, or a file path (appended).")
 	flag.IntVar(&maxInFlight, "max-in-flight", authn.DefaultMaxInFlight, "Requests the authenticator serves at once; more get 503 with Retry-After.")
+	flag.StringVar(&secretNamespaces, "secret-namespaces", "", "Comma-separated namespaces whose exposed Secrets are served (the Secret cache is limited to them). Default: all namespaces.")
+	flag.DurationVar(&maxStaleness, "max-staleness", 0, "Answer 503 once this replica has not reached the API server for this long (e.g. 5m). Default 0: keep serving the last known state.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -177,11 +183,14 @@ func run() error {
 		TLSSANs: splitList(tlsSANs), EnableHTTP2: enableHTTP2,
 		SigningKeyNamespace: signingNS, SigningKeyName: signingName,
 		TrustedProxies: proxies, MaxInFlight: maxInFlight, Audit: audit,
+		SecretNamespaces: splitList(secretNamespaces), MaxStaleness: maxStaleness,
 	})
 	if err != nil {
 		return err
 	}
-	if err := controllers.SetupWithManager(mgr, index, authnParts.Keys.Health); err != nil {
+	if err := controllers.SetupWithManager(mgr, index, controllers.Options{
+		ProviderHealth: authnParts.Keys.Health, SecretNamespaces: splitList(secretNamespaces),
+	}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

@@ -45,11 +45,12 @@ func NewAuditor(w io.Writer, now func() time.Time) *Auditor {
 // AuditEvent is one audit line.
 type AuditEvent struct {
 	Time      string `json:"time"`
-	Operation string `json:"operation"` // authenticate, status, ...
+	Operation string `json:"operation"` // authenticate, validate-status, fetch, identity-check
 	Result    string `json:"result"`    // success or failure
 	Service   string `json:"service,omitempty"`
 	Account   string `json:"account,omitempty"`
 	Host      string `json:"host,omitempty"`
+	Variable  string `json:"variable,omitempty"` // for fetches: the id, never the value
 	ClientIP  string `json:"client_ip,omitempty"`
 	Code      string `json:"code,omitempty"`
 	Reason    string `json:"reason,omitempty"`
@@ -64,7 +65,7 @@ func (a *Auditor) Record(e AuditEvent) {
 		return
 	}
 	e.Time = a.now().UTC().Format(time.RFC3339Nano)
-	e.Service, e.Account, e.Host = clean(e.Service), clean(e.Account), clean(e.Host)
+	e.Service, e.Account, e.Host, e.Variable = clean(e.Service), clean(e.Account), clean(e.Host), clean(e.Variable)
 	e.Reason = clean(e.Reason)
 	line, err := json.Marshal(e)
 	if err != nil {

@@ -70,8 +70,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, a
 		authenticationDuration.WithLabelValues("failure").Observe(time.Since(start).Seconds())
 		writeFailure(w, e)
 	}
-	if err := s.decidable(); err != nil {
-		fail(failure.New(failure.NotReady, err.Error()))
+	if e := s.decidable(); e != nil {
+		fail(e)
 		return
 	}
 
@@ -138,7 +138,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, a
 	// (5) Admission.
 	if !d.Admitted {
 		fail(failure.New(failure.RoleNotAuthorizedOnResource, "the authenticator's allowedHosts do not select this host",
-			login, s.cfg.Account+":webservice:conjur/authn-azure/"+service))
+			login, "authenticate", s.cfg.Account+":webservice:conjur/authn-azure/"+service))
 		return
 	}
 

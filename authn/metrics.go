@@ -41,6 +41,16 @@ var (
 		Help: "Provider key refreshes by provider issuer and result.",
 	}, []string{"provider", "result"})
 
+	secretFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "azure_authenticator_secret_fetches_total",
+		Help: "Secret fetches (per variable) by result: success, unauthorized, forbidden, not_found, not_acceptable, service_unavailable.",
+	}, []string{"result"})
+
+	viewStaleness = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "azure_authenticator_view_staleness_seconds",
+		Help: "Seconds since this replica last reached the API server; its index and Secrets may be that old.",
+	})
+
 	indexHosts = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "azure_authenticator_index_hosts",
 		Help: "AzureHosts in this replica's policy index.",
@@ -48,7 +58,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(authentications, authenticationDuration, jwksRefreshes, indexHosts)
+	ctrlmetrics.Registry.MustRegister(authentications, authenticationDuration, jwksRefreshes, indexHosts, secretFetches, viewStaleness)
 }
 
 // RecordJWKSRefresh counts one provider key refresh; pass it as

@@ -42,8 +42,12 @@ func HTTPStatus(code failure.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case failure.RoleNotAuthorizedOnResource:
 		return http.StatusForbidden
-	case failure.NotReady, failure.Overloaded:
+	case failure.NotReady, failure.Overloaded, failure.ViewTooStale:
 		return http.StatusServiceUnavailable
+	case failure.VariableNotFound:
+		return http.StatusNotFound
+	case failure.NotAcceptable:
+		return http.StatusNotAcceptable
 	default:
 		return http.StatusUnauthorized
 	}

@@ -48,6 +48,7 @@ import (
 	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
 	"github.com/azure-authenticator/azure-authenticator/authn/failure"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
 )
 
 // Limits: every one explicit.
@@ -85,10 +86,15 @@ type Config struct {
 	Index          *policy.Index
 	Keys           *azuread.KeySets
 	Signing        SigningKeys
+	Secrets        *secrets.Store
 	Auditor        *Auditor
 	Log            logr.Logger
 	Now            func() time.Time
 	MaxInFlight    int
+	// Staleness reports how old this replica's view may be; with
+	// MaxStaleness > 0 the server answers 503 beyond it. Nil: never stale.
+	Staleness    func() time.Duration
+	MaxStaleness time.Duration
 }
 
 // Server is the HTTPS authenticator; add it to the manager as a Runnable.
@@ -107,6 +113,11 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.Index == nil || cfg.Keys == nil || cfg.Signing == nil || cfg.GetCertificate == nil {
 		return nil, errors.New("authn: Index, Keys, Signing and GetCertificate are required")
+	}
+	if cfg.Secrets == nil {
+		// No secrets served (nothing synced into it, ever marked synced).
+		cfg.Secrets = secrets.NewStore()
+		cfg.Secrets.MarkSynced()
 	}
 	if err := ValidateAccount(cfg.Account); err != nil {
 		return nil, err
@@ -155,17 +166,25 @@ func (s *Server) Ready() error {
 	if !s.started.Load() {
 		return errors.New("authenticator not listening yet")
 	}
-	return s.decidable()
+	if e := s.decidable(); e != nil {
+		return e
+	}
+	return nil
 }
 
-// decidable reports whether requests can be decided: the index has synced
-// and the signing keys are loaded. Until then every request gets 503.
-func (s *Server) decidable() error {
+// decidable reports whether requests can be decided: the index and the
+// Secrets have synced, the signing keys are loaded, and the view is not
+// older than MaxStaleness. Until then every request gets 503.
+func (s *Server) decidable() *failure.Error {
 	switch {
 	case !s.cfg.Index.Synced():
-		return errors.New("policy index has not synced yet")
+		return failure.New(failure.NotReady, "policy index has not synced yet")
+	case !s.cfg.Secrets.Synced():
+		return failure.New(failure.NotReady, "exposed Secrets have not synced yet")
 	case s.cfg.Signing.Ring() == nil:
-		return errors.New("signing keys not loaded")
+		return failure.New(failure.NotReady, "signing keys not loaded")
+	case s.cfg.MaxStaleness > 0 && s.cfg.Staleness != nil && s.cfg.Staleness() > s.cfg.MaxStaleness:
+		return failure.New(failure.ViewTooStale, "API server last reached "+s.cfg.Staleness().Truncate(time.Second).String()+" ago")
 	}
 	return nil
 }
@@ -259,6 +278,20 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	switch {
+	case path == "/whoami":
+		if allow(w, r, http.MethodGet) {
+			s.whoami(w, r)
+		}
+	case path == "/secrets" || path == "/secrets/":
+		if allow(w, r, http.MethodGet) {
+			s.batch(w, r)
+		}
+	case len(segs) >= 4 && segs[0] == "secrets" && segs[2] == "variable":
+		if allow(w, r, http.MethodGet) {
+			// The id may come escaped as one segment (the SDK) or with
+			// its slashes as they are.
+			s.secret(w, r, unescape(segs[1]), strings.Join(segs[3:], "/"))
+		}
 	case path == "/.well-known/jwks.json":
 		if !allow(w, r, http.MethodGet) {
 			return

@@ -26,11 +26,13 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
 	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
 	"github.com/azure-authenticator/azure-authenticator/authn/signingkeys"
 )
@@ -58,6 +60,11 @@ type Options struct {
 
 	TrustedProxies []netip.Prefix
 	MaxInFlight    int
+	// SecretNamespaces limits the exposed-Secret cache (all when empty).
+	SecretNamespaces []string
+	// MaxStaleness: answer 503 once the API server has not been reached
+	// for that long (0: serve the last state however old).
+	MaxStaleness time.Duration
 	Audit          io.Writer
 	// KeySets tunes provider key fetching (tests: a loopback dialer).
 	KeySets azuread.Options
@@ -70,11 +77,14 @@ type Components struct {
 	Keys        *azuread.KeySets
 	SigningKeys *signingkeys.Store
 	ServingCert *servingcert.Source // nil with certificate files
+	Secrets     *secrets.Store
+	Contact     *ContactTracker
 }
 
 // Setup adds the authenticator to the manager: the HTTPS server, provider
-// key sets, signing keys and serving certificate on every replica, and the
-// signing-key rotator on the leader.
+// key sets, signing keys, serving certificate, exposed-Secret cache and API
+// contact tracker on every replica, and the signing-key rotator on the
+// leader.
 func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
 	log := ctrl.Log.WithName("authn")
 	if o.Now == nil {
@@ -121,16 +131,33 @@ func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
 		getCert = c.ServingCert.GetCertificate
 	}
 
+	// Exposed Secrets come from a cache of their own, label-selected, so
+	// the manager never holds other Secrets in memory.
+	secretOpts := SecretCacheOptions(o.SecretNamespaces)
+	secretOpts.Scheme = mgr.GetScheme()
+	secretOpts.Mapper = mgr.GetRESTMapper()
+	secretCache, err := cache.New(mgr.GetConfig(), secretOpts)
+	if err != nil {
+		return nil, fmt.Errorf("failed to build the Secret cache: %w", err)
+	}
+	if err := mgr.Add(secretCache); err != nil {
+		return nil, err
+	}
+	c.Secrets = secrets.NewStore()
+	c.Contact = &ContactTracker{Discovery: clientset.Discovery(), Now: o.Now, Log: log.WithName("api-contact")}
+
 	c.Server, err = NewServer(Config{
 		Addr: o.Addr, Listener: o.Listener, GetCertificate: getCert, EnableHTTP2: o.EnableHTTP2,
 		Account: o.Account, TrustedProxies: o.TrustedProxies, Index: o.Index, Keys: c.Keys,
-		Signing: c.SigningKeys, Auditor: NewAuditor(o.Audit, o.Now), Log: log, Now: o.Now, MaxInFlight: o.MaxInFlight,
+		Signing: c.SigningKeys, Secrets: c.Secrets, Auditor: NewAuditor(o.Audit, o.Now), Log: log, Now: o.Now, MaxInFlight: o.MaxInFlight,
+		Staleness: c.Contact.Staleness, MaxStaleness: o.MaxStaleness,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	runnables := []manager.Runnable{c.SigningKeys, &signingkeys.Rotator{Store: c.SigningKeys}, &ProviderSync{Index: o.Index, Keys: c.Keys}}
+	runnables := []manager.Runnable{c.SigningKeys, &signingkeys.Rotator{Store: c.SigningKeys}, &ProviderSync{Index: o.Index, Keys: c.Keys},
+		&SecretFeeder{Cache: secretCache, Store: c.Secrets}, c.Contact}
 	if c.ServingCert != nil {
 		// The certificate must exist before the server accepts connections.
 		runnables = append(runnables, c.ServingCert)

@@ -79,8 +79,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, service, account
 		s.cfg.Auditor.Record(ev)
 		writeJSONBody(w, status, body)
 	}
-	if err := s.decidable(); err != nil {
-		e := failure.New(failure.NotReady, err.Error())
+	if e := s.decidable(); e != nil {
 		status, body := ClientBody(e)
 		fail(e, status, body)
 		return
@@ -103,7 +102,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, service, account
 		return
 	}
 	if !d.Admitted && d.Authenticator.Enabled {
-		e := failure.New(failure.RoleNotAuthorizedOnResource, "", caller.Claims.Subject, s.cfg.Account+":webservice:conjur/authn-azure/"+service)
+		e := failure.New(failure.RoleNotAuthorizedOnResource, "", caller.Claims.Subject, "authenticate", s.cfg.Account+":webservice:conjur/authn-azure/"+service)
 		status, body := ClientBody(e)
 		fail(e, status, body)
 		return

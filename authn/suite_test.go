@@ -118,7 +118,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
-	if err := controllers.SetupWithManager(mgr, index, parts.Keys.Health); err != nil {
+	if err := controllers.SetupWithManager(mgr, index, controllers.Options{ProviderHealth: parts.Keys.Health}); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}

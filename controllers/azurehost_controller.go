@@ -32,6 +32,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -62,6 +63,9 @@ const maxConditionMessage = 2048
 type AzureHostReconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
+	// SecretNamespaces are the namespaces whose Secrets are served; empty
+	// means all.
+	SecretNamespaces []string
 }
 
 // +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts,verbs=get;list;watch
@@ -125,6 +129,7 @@ func (r *AzureHostReconciler) desiredStatus(ctx context.Context, host *authnv1al
 	}
 	meta.SetStatusCondition(&status.Conditions, ready)
 	meta.SetStatusCondition(&status.Conditions, sharedIdentityCondition(host))
+	meta.SetStatusCondition(&status.Conditions, r.secretsServableCondition(host))
 	return status, nil
 }
 
@@ -144,6 +149,19 @@ func sharedIdentityCondition(host *authnv1alpha1.AzureHost) metav1.Condition {
 		len(s.ResourceGroup) >= 3 && strings.EqualFold(s.ResourceGroup[:3], "MC_") {
 		c.Status, c.Reason = metav1.ConditionTrue, authnv1alpha1.ReasonAKSNodeResourceGroup
 		c.Message = "resourceGroup looks like an AKS node resource group and no identity is set: every pod of that cluster can obtain the node identity's token and log in as this host; set userAssignedIdentity or resourceID"
+	}
+	return c
+}
+
+// secretsServableCondition says whether this host's namespace is one whose
+// exposed Secrets the manager serves (--secret-namespaces).
+func (r *AzureHostReconciler) secretsServableCondition(host *authnv1alpha1.AzureHost) metav1.Condition {
+	c := metav1.Condition{Type: authnv1alpha1.ConditionSecretsServable, ObservedGeneration: host.Generation,
+		Status: metav1.ConditionTrue, Reason: authnv1alpha1.ReasonNamespaceServed,
+		Message: "Exposed Secrets in this namespace can be read by this host"}
+	if len(r.SecretNamespaces) > 0 && !slices.Contains(r.SecretNamespaces, host.Namespace) {
+		c.Status, c.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonNamespaceNotServed
+		c.Message = "The manager serves Secrets only from namespaces " + strings.Join(r.SecretNamespaces, ", ") + " (--secret-namespaces): this host can authenticate but cannot read Secrets"
 	}
 	return c
 }

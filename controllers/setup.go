@@ -27,19 +27,28 @@ import (
 // eventReporter is the name our events carry as their reporting controller.
 const eventReporter = "azure-authenticator"
 
+// Options are what the status reconcilers learn from the rest of the
+// manager.
+type Options struct {
+	// ProviderHealth, when set, reports provider key health into the
+	// AzureAuthenticators' status.
+	ProviderHealth func(policy.Provider) policy.ProviderHealth
+	// SecretNamespaces are the namespaces whose exposed Secrets are served
+	// (all when empty); hosts elsewhere get SecretsServable=False.
+	SecretNamespaces []string
+}
+
 // SetupWithManager adds everything this package runs to the manager: the
 // index feeder (every replica) and the status reconcilers (leader only).
-// health, when not nil, reports provider key health into the
-// AzureAuthenticators' status.
-func SetupWithManager(mgr ctrl.Manager, index *policy.Index, health func(policy.Provider) policy.ProviderHealth) error {
+func SetupWithManager(mgr ctrl.Manager, index *policy.Index, o Options) error {
 	if err := mgr.Add(&IndexFeeder{Cache: mgr.GetCache(), Index: index}); err != nil {
 		return fmt.Errorf("failed to add the index feeder: %w", err)
 	}
 	recorder := mgr.GetEventRecorder(eventReporter)
-	if err := (&AzureHostReconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&AzureHostReconciler{Client: mgr.GetClient(), Recorder: recorder, SecretNamespaces: o.SecretNamespaces}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the AzureHost status controller: %w", err)
 	}
-	if err := (&AzureAuthenticatorReconciler{Client: mgr.GetClient(), Recorder: recorder, Health: health}).SetupWithManager(mgr); err != nil {
+	if err := (&AzureAuthenticatorReconciler{Client: mgr.GetClient(), Recorder: recorder, Health: o.ProviderHealth}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the AzureAuthenticator status controller: %w", err)
 	}
 	return nil

@@ -114,7 +114,7 @@ func startManager(ix *policy.Index, leaderElection bool) (mgr ctrl.Manager, stop
 	if err != nil {
 		return nil, nil, fmt.Errorf("manager: %w", err)
 	}
-	if err := controllers.SetupWithManager(mgr, ix, nil); err != nil {
+	if err := controllers.SetupWithManager(mgr, ix, controllers.Options{}); err != nil {
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -28,6 +28,10 @@ const (
 	// cluster.
 	ConditionSharedIdentity = "SharedIdentity"
 
+	// ConditionSecretsServable is True when the manager serves exposed
+	// Secrets in the AzureHost's namespace (see --secret-namespaces).
+	ConditionSecretsServable = "SecretsServable"
+
 	// ReasonAdmitted: the host is indexed and at least one authenticator admits it.
 	ReasonAdmitted = "Admitted"
 	// ReasonNoAuthenticator: the host is valid but no enabled authenticator admits it.
@@ -49,6 +53,10 @@ const (
 	ReasonProviderUnavailable = "ProviderUnavailable"
 	// ReasonDisabled: spec.enabled is false.
 	ReasonDisabled = "Disabled"
+	// ReasonNamespaceServed: exposed Secrets of the host's namespace are served.
+	ReasonNamespaceServed = "NamespaceServed"
+	// ReasonNamespaceNotServed: the host's namespace is outside --secret-namespaces.
+	ReasonNamespaceNotServed = "NamespaceNotServed"
 )
 
 // Labels and annotations read by the controller.

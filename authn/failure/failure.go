@@ -45,6 +45,7 @@ const (
 	MissingFieldsInXmsMirid     Code = "CONJ00053E"
 	InvalidProviderFieldsXmsMir Code = "CONJ00054E"
 	RequestBodyMissingJWTToken  Code = "CONJ00077E"
+	VariableNotFound            Code = "CONJ00076E"
 )
 
 // Codes for checks Conjur does not make.
@@ -61,13 +62,15 @@ const (
 	Overloaded            Code = "AZAUTH010E"
 	DuplicateRequestParam Code = "AZAUTH011E"
 	AccessTokenInvalid    Code = "AZAUTH012E"
+	NotAcceptable         Code = "AZAUTH013E"
+	ViewTooStale          Code = "AZAUTH014E"
 )
 
 // Messages are the audit messages of each code. Placeholders are filled by
 // New; none is ever left unfilled (Conjur's CONJ00054E kept a literal {1}).
 var Messages = map[Code]string{ //nolint:gosec // G101: audit messages that mention credentials, not credentials
 	InvalidCredentials:          "Invalid credentials",
-	RoleNotAuthorizedOnResource: "'%s' does not have 'authenticate' privilege on %s",
+	RoleNotAuthorizedOnResource: "'%s' does not have '%s' privilege on %s",
 	RoleNotFound:                "'%s' not found",
 	WebserviceNotFound:          "Webservice '%s' not found",
 	MissingRequestParam:         "Field '%s' is missing or empty in request body",
@@ -80,6 +83,7 @@ var Messages = map[Code]string{ //nolint:gosec // G101: audit messages that ment
 	MissingFieldsInXmsMirid:     "Required fields are missing in xms_mirid %s",
 	InvalidProviderFieldsXmsMir: "Provider fields are in invalid format in xms_mirid %s. xms_mirid must contain the resource provider namespace, the resource type, and the resource name",
 	RequestBodyMissingJWTToken:  "The request body does not contain JWT token",
+	VariableNotFound:            "Variable %s is empty or not found.",
 	AudienceNotAccepted:         "Token audience is not accepted by this authenticator",
 	TenantMismatch:              "Token tenant does not match",
 	IssuedInFuture:              "Token issued in the future",
@@ -92,6 +96,8 @@ var Messages = map[Code]string{ //nolint:gosec // G101: audit messages that ment
 	Overloaded:                  "Too many requests in flight",
 	DuplicateRequestParam:       "Field '%s' appears more than once in request body",
 	AccessTokenInvalid:          "Access token is missing, malformed, expired, or revoked",
+	NotAcceptable:               "Issue encoding secret into JSON format, try including 'Accept-Encoding: base64' header in request.",
+	ViewTooStale:                "This replica has not reached the API server for longer than --max-staleness",
 }
 
 // Error is a failure with its code, the audit message and a reason that is

@@ -1,0 +1,105 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package authn
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/discovery"
+)
+
+// ContactTracker measures how stale this replica's view may be: the time
+// since it last reached the API server. Informers give no such signal, so
+// it asks the API server for its version (readable by everyone, cheap)
+// every Every; never per request. A replica cut off keeps serving its last
+// state, reports its staleness (metric, log, readyz with MaxStaleness) and,
+// with MaxStaleness set, answers 503 once the view is older than that.
+type ContactTracker struct {
+	Discovery discovery.ServerVersionInterface
+	Every     time.Duration // [1s]
+	Timeout   time.Duration // [2s]
+	Now       func() time.Time
+	Log       logr.Logger
+
+	last atomic.Int64 // unix nanos of the last successful contact
+}
+
+// NeedLeaderElection is false: every replica has its own view.
+func (t *ContactTracker) NeedLeaderElection() bool { return false }
+
+// Staleness is the time since the last successful contact; before the
+// first attempt it is zero (startup is gated by the index sync instead).
+func (t *ContactTracker) Staleness() time.Duration {
+	last := t.last.Load()
+	if last == 0 {
+		return 0
+	}
+	return t.now().Sub(time.Unix(0, last))
+}
+
+func (t *ContactTracker) now() time.Time {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return time.Now()
+}
+
+// Start probes until ctx ends.
+func (t *ContactTracker) Start(ctx context.Context) error {
+	every, timeout := t.Every, t.Timeout
+	if every == 0 {
+		every = time.Second
+	}
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	t.last.Store(t.now().UnixNano())
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		done := make(chan error, 1)
+		go func() { _, err := t.Discovery.ServerVersion(); done <- err }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(timeout):
+			err = context.DeadlineExceeded
+		}
+		if err == nil {
+			t.last.Store(t.now().UnixNano())
+			if warned {
+				t.Log.Info("Reached the API server again")
+				warned = false
+			}
+		}
+		stale := t.Staleness()
+		viewStaleness.Set(stale.Seconds())
+		if err != nil && stale > 10*time.Second && !warned {
+			t.Log.Info("Cannot reach the API server: serving the last known state", "staleness", stale.String(), "error", err.Error())
+			warned = true
+		}
+	}
+}
