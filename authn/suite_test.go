@@ -46,9 +46,11 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn"
+	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/authn/signingkeys"
 	"github.com/azure-authenticator/azure-authenticator/controllers"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
@@ -102,13 +104,21 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
+	// A signing key that may sign since an hour ago, so tests may turn the
+	// server's clock back (see serverNow).
+	if err := preCreateSigningKey("default", "authn-test-signing-keys"); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
 	index = policy.NewIndex()
 	parts, err = authn.Setup(mgr, authn.Options{
+		Now: serverNow,
 		Listener: ln, Account: account, Index: index,
 		TLSSecretNamespace: "default", TLSSecretName: "authn-test-tls", TLSSANs: []string{"127.0.0.1"},
 		SigningKeyNamespace: "default", SigningKeyName: "authn-test-signing-keys",
 		Audit: auditLog,
 		KeySets: azuread.Options{
+			Now:           time.Now,
 			DialContext:   loopback.DialContext, // the server never dials off loopback in tests
 			RetryInterval: 200 * time.Millisecond,
 			HTTPTimeout:   2 * time.Second,
@@ -155,6 +165,34 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "manager stopped with:", err)
 	}
 	return code
+}
+
+// clockOffset shifts the server's clock (serverNow) for tests of expiry;
+// tests that change it restore it.
+var clockOffset atomic.Int64
+
+func serverNow() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) }
+
+// setServerClock shifts the server's clock by d until the test ends.
+func setServerClock(t *testing.T, d time.Duration) {
+	clockOffset.Store(int64(d))
+	t.Cleanup(func() { clockOffset.Store(0) })
+}
+
+func preCreateSigningKey(namespace, name string) error {
+	past := time.Now().Add(-time.Hour)
+	key, err := accesstoken.NewSigningKey(past, past)
+	if err != nil {
+		return err
+	}
+	data, err := accesstoken.Marshal([]*accesstoken.SigningKey{key})
+	if err != nil {
+		return err
+	}
+	return k8s.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Data:       map[string][]byte{signingkeys.DataKey: data},
+	})
 }
 
 // syncBuffer collects audit lines.
