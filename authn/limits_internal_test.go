@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
@@ -103,4 +104,42 @@ func mustPrefixes(cidrs ...string) []netip.Prefix {
 		out = append(out, netip.MustParsePrefix(c))
 	}
 	return out
+}
+
+type oneKey struct{ ring *accesstoken.Ring }
+
+func (k oneKey) Ring() *accesstoken.Ring { return k.ring }
+
+// A replica cut off from the API server keeps serving its last state,
+// unless --max-staleness is set and exceeded: then 503.
+func TestMaxStalenessTurnsAStaleReplicaAway(t *testing.T) {
+	key, err := accesstoken.NewSigningKey(time.Now(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := policy.NewIndex()
+	ix.MarkSynced()
+	var staleness time.Duration
+	s, err := NewServer(Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
+		Account:        "default", Index: ix, Signing: oneKey{accesstoken.NewRing([]*accesstoken.SigningKey{key})},
+		Keys:      azuread.NewKeySets(azuread.Options{}),
+		Staleness: func() time.Duration { return staleness }, MaxStaleness: 5 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/whoami", nil))
+		return rec
+	}
+	staleness = 4 * time.Minute
+	if rec := get(); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("a 4-minute-old view must still be served: %d %s", rec.Code, rec.Body)
+	}
+	staleness = 6 * time.Minute
+	if rec := get(); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "AZAUTH014E") || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("a 6-minute-old view: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
 }

@@ -65,7 +65,7 @@ type Options struct {
 	// MaxStaleness: answer 503 once the API server has not been reached
 	// for that long (0: serve the last state however old).
 	MaxStaleness time.Duration
-	Audit          io.Writer
+	Audit        io.Writer
 	// KeySets tunes provider key fetching (tests: a loopback dialer).
 	KeySets azuread.Options
 	Now     func() time.Time

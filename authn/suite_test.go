@@ -112,7 +112,7 @@ func runMain(m *testing.M) int {
 	}
 	index = policy.NewIndex()
 	parts, err = authn.Setup(mgr, authn.Options{
-		Now: serverNow,
+		Now:      serverNow,
 		Listener: ln, Account: account, Index: index,
 		TLSSecretNamespace: "default", TLSSecretName: "authn-test-tls", TLSSANs: []string{"127.0.0.1"},
 		SigningKeyNamespace: "default", SigningKeyName: "authn-test-signing-keys",
@@ -443,3 +443,7 @@ func updateAuthenticator(t *testing.T, f *fixture, mutate func(*authnv1alpha1.Az
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func hostID(h *authnv1alpha1.AzureHost) policy.HostID {
+	return policy.HostID{Namespace: h.Namespace, Name: h.Name}
+}

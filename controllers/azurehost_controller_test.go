@@ -86,6 +86,9 @@ func TestAdmittedHostBecomesReadyWithHostIDIdentityAndAuthenticators(t *testing.
 	if c := meta.FindStatusCondition(h.Status.Conditions, authnv1alpha1.ConditionSharedIdentity); c == nil || c.Status != metav1.ConditionFalse {
 		t.Errorf("SharedIdentity = %+v, want False", c)
 	}
+	if c := meta.FindStatusCondition(h.Status.Conditions, authnv1alpha1.ConditionSecretsServable); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("SecretsServable = %+v, want True (all namespaces served)", c)
+	}
 	admitted(t, svc, ns, "app", true)
 }
 
