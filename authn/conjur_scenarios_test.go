@@ -109,18 +109,16 @@ func TestConjur_BadConfiguration_5_UnreachableProviderIsDenied(t *testing.T) {
 
 // --- authn_azure_basic_host.feature ---
 
-func TestConjur_BasicHost_1_HostAuthenticatesAndUsesItsToken(t *testing.T) {
+func TestConjur_BasicHost_1_HostAuthenticatesAndFetchesASecret(t *testing.T) {
 	f := newFixture(t)
 	f.host("test-app", rgSpec("rg-apps"))
+	f.exposedSecret("test-variable", "test-app", map[string][]byte{"value": []byte("test-secret")})
 	r := authenticate(t, f.service, account, f.login("test-app"), azure.Token(f.vm("rg-apps", "vm-1"), azuretest.TokenOptions{}))
 	if c := accessTokenClaims(t, r); c["sub"] != f.login("test-app") {
 		t.Fatalf("sub = %v", c["sub"])
 	}
-	// Secrets come with the secrets issue; the token already opens the
-	// authenticated status route.
-	st := get(t, "/authn-azure/"+f.service+"/"+account+"/status", "Authorization", authorization(r.body))
-	if st.status != http.StatusOK || st.body != `{"status":"ok"}` {
-		t.Fatalf("status with the new token: %d %s", st.status, st.body)
+	if got := fetch(t, r.body, f.ns+"/test-variable/value"); got.status != http.StatusOK || got.body != "test-secret" {
+		t.Fatalf("fetching the secret: %d %s", got.status, got.body)
 	}
 	if e := lastAudit(t, "authenticate", f.login("test-app")); e.Result != "success" || e.Service != f.service || e.Account != account {
 		t.Fatalf("audit = %+v", e)

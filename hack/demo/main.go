@@ -18,7 +18,8 @@ limitations under the License.
 // no Azure and no cluster: a local control plane (kube-apiserver + etcd on
 // loopback, built by hack/build-envtest.sh), a fake Entra ID on loopback
 // (authn/azuretest), the manager binary against both, and the samples of
-// config/samples. It prints each step of a workload's path, then keeps
+// config/samples. It prints each step of a workload's path, from the Azure
+// token to a secret, then keeps
 // everything running until Ctrl-C, when it stops and removes all it
 // started. With --check it exits after the steps instead, non-zero if any
 // failed (CI's smoke test).
@@ -37,6 +38,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -144,9 +146,12 @@ func run(check bool) error {
     kubectl get azauth,azh -A
     kubectl label namespace payments authn.dap.io/team-   # watch the hosts lose Ready
     tail -f %s                                   # the audit log
-    # authenticate with a token you saved from the steps above:
-    curl --cacert %s -X POST --data "jwt=$TOKEN" \
-      %s/authn-azure/%s/%s/host%%2Fpayments%%2Fledger-vm/authenticate
+    # authenticate with the saved token, then read the secret:
+    TOKEN=$(cat bin/demo/ledger-vm.jwt)
+    curl -s --cacert %[3]s -X POST -H 'Accept-Encoding: base64' --data "jwt=$TOKEN" \
+      %[4]s/authn-azure/%[5]s/%[6]s/host%%2Fpayments%%2Fledger-vm/authenticate > /tmp/access-token.b64
+    curl -s --cacert %[3]s -H "Authorization: Token token=\"$(cat /tmp/access-token.b64)\"" \
+      %[4]s/secrets/%[6]s/variable/payments%%2Fpayments-db%%2Fpassword
 Press Ctrl-C to stop and clean up.
 `, kubeconfig, d.auditPath, filepath.Join(d.work, "authn-ca.pem"), d.authnURL, service, account)
 	<-ctx.Done()
@@ -270,7 +275,8 @@ func (d *demo) applySamples() error {
 	return nil
 }
 
-// walkthrough authenticates as workloads at each layer of the model.
+// walkthrough authenticates as workloads at each layer of the model and
+// reads the exposed sample Secret with each access token.
 func (d *demo) walkthrough() error {
 	ledger := azuretest.Identity{TenantID: tenant, ObjectID: ledgerOID, ClientID: "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
 		MIRID: azuretest.ResourceID(subscription, "rg-payments", "Microsoft.Compute", "virtualMachines", "ledger-vm")}
@@ -279,58 +285,110 @@ func (d *demo) walkthrough() error {
 	aci := azuretest.ContainerInstance(tenant, subscription, "rg-payments", "nightly-report")
 	stranger := azuretest.VM(tenant, subscription, "rg-elsewhere", "unknown-vm")
 
+	// The ledger VM gets its token the way a VM does: from its IMDS (here
+	// a loopback fake of it).
+	imds := httptest.NewServer(d.azure.IMDS(ledger))
+	defer imds.Close()
+
 	cases := []struct {
 		title, host string
 		id          azuretest.Identity
-		wantOK      bool
+		imds        bool
+		authStatus  int
+		fetchStatus int
 	}{
-		{"A VM's system-assigned identity (host pinned to its principal id, tenant and addresses)", "ledger-vm", ledger, true},
-		{"A user-assigned identity used from an App Service app (pinned to that app)", "billing-api", billing, true},
-		{"Any identity of the resource group: a Container Instance", "rg-wide", aci, true},
-		{"A VM in another resource group tries to log in as ledger-vm", "ledger-vm", stranger, false},
+		{"A VM's system-assigned identity, token from its IMDS (host pinned to principal id, tenant and addresses)", "ledger-vm", ledger, true, http.StatusOK, http.StatusOK},
+		{"A user-assigned identity used from an App Service app (pinned to that app)", "billing-api", billing, false, http.StatusOK, http.StatusOK},
+		{"Any identity of the resource group, a Container Instance: it authenticates, but the Secret's owner did not grant it", "rg-wide", aci, false, http.StatusOK, http.StatusForbidden},
+		{"A VM in another resource group tries to log in as ledger-vm", "ledger-vm", stranger, false, http.StatusUnauthorized, 0},
 	}
+	const variable = "payments/payments-db/password"
 	for _, c := range cases {
 		step("%s", c.title)
-		token := d.azure.Token(c.id, azuretest.TokenOptions{})
+		var token string
+		if c.imds {
+			tokenURL := imds.URL + "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" + url.QueryEscape("https://management.azure.com/")
+			fmt.Printf("    GET %s (Metadata: true)\n", tokenURL)
+			var err error
+			if token, err = d.imdsToken(tokenURL); err != nil {
+				return err
+			}
+			_ = os.WriteFile(filepath.Join(d.work, "ledger-vm.jwt"), []byte(token), 0o600)
+		} else {
+			token = d.azure.Token(c.id, azuretest.TokenOptions{})
+		}
 		fmt.Printf("    Azure token for xms_mirid=%s\n", c.id.MIRID)
 		login := "host/payments/" + c.host
 		path := "/authn-azure/" + service + "/" + account + "/" + url.PathEscape(login) + "/authenticate"
 		fmt.Printf("    POST %s (body jwt=<token>)\n", path)
-		status, body, err := d.post(path, "jwt="+token)
+		status, body, err := d.do(http.MethodPost, path, "jwt="+token, "")
 		if err != nil {
 			return err
 		}
 		fmt.Printf("    -> %d %s\n", status, shorten(body))
-		switch {
-		case c.wantOK && status != http.StatusOK:
-			return fmt.Errorf("%s: authentication failed with %d", c.host, status)
-		case !c.wantOK && status != http.StatusUnauthorized:
-			return fmt.Errorf("%s: want 401, got %d", c.host, status)
-		case c.wantOK:
-			var tok struct{ Payload string }
-			_ = json.Unmarshal([]byte(body), &tok)
-			fmt.Printf("    access token claims: %s\n", decodePayload(tok.Payload))
-			if c.host == "ledger-vm" {
-				_ = os.WriteFile(filepath.Join(d.work, "ledger-vm.jwt"), []byte(token), 0o600)
-			}
-		default:
+		if status != c.authStatus {
+			return fmt.Errorf("%s: authentication answered %d, want %d", c.host, status, c.authStatus)
+		}
+		if status != http.StatusOK {
 			reason, err := d.lastAuditReason(login)
 			if err != nil {
 				return err
 			}
 			fmt.Printf("    the client sees only the generic 401; the audit log says why:\n    %s\n", reason)
+			continue
+		}
+		var tok struct{ Payload string }
+		_ = json.Unmarshal([]byte(body), &tok)
+		fmt.Printf("    access token claims: %s\n", decodePayload(tok.Payload))
+		fpath := "/secrets/" + account + "/variable/" + url.PathEscape(variable)
+		fmt.Printf("    GET %s (Authorization: Token token=\"<base64 access token>\")\n", fpath)
+		status, value, err := d.do(http.MethodGet, fpath, "", `Token token="`+base64.StdEncoding.EncodeToString([]byte(body))+`"`)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("    -> %d %s\n", status, shorten(value))
+		if status != c.fetchStatus {
+			return fmt.Errorf("%s: fetching %s answered %d, want %d", c.host, variable, status, c.fetchStatus)
 		}
 	}
 	fmt.Printf("\n    (The ledger-vm Azure token is saved in bin/demo/ledger-vm.jwt: TOKEN=$(cat bin/demo/ledger-vm.jwt))\n")
 	return nil
 }
 
-func (d *demo) post(path, body string) (int, string, error) {
-	req, err := http.NewRequestWithContext(d.ctx, http.MethodPost, d.authnURL+path, strings.NewReader(body))
+// imdsToken asks an IMDS endpoint for a token as a VM would.
+func (d *demo) imdsToken(tokenURL string) (string, error) {
+	req, err := http.NewRequestWithContext(d.ctx, http.MethodGet, tokenURL, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Metadata", "true")
+	resp, err := (&http.Client{Transport: loopback.Transport(), Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var out struct {
+		AccessToken string `json:"access_token"`
+		ExpiresOn   string `json:"expires_on"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil || out.AccessToken == "" {
+		return "", fmt.Errorf("IMDS answered %d", resp.StatusCode)
+	}
+	fmt.Printf("    -> 200 {\"access_token\":\"eyJ...\",\"expires_on\":%q,\"resource\":\"https://management.azure.com/\",...}\n", out.ExpiresOn)
+	return out.AccessToken, nil
+}
+
+func (d *demo) do(method, path, body, authorization string) (int, string, error) {
+	req, err := http.NewRequestWithContext(d.ctx, method, d.authnURL+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, "", err
