@@ -246,7 +246,7 @@ func TestSDKGetsItsTokenFromIMDS(t *testing.T) {
 	vm := f.vm("rg-apps", "vm-imds")
 	f.host("imds-app", authnv1alpha1.AzureHostSpec{SubscriptionID: subscription, ResourceGroup: "rg-apps", SystemAssignedIdentity: vm.ObjectID})
 	f.exposedSecret("s", "imds-app", map[string][]byte{"k": []byte("from-imds")})
-	imds := httptest.NewServer(azure.IMDS(vm))
+	imds := httptest.NewServer(azure.IMDS(azuretest.Compute{ResourceID: vm.MIRID, System: &vm}))
 	defer imds.Close()
 
 	saved := http.DefaultClient

@@ -193,6 +193,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	if r.URL.Path == "/admin/rotate" && r.Method == http.MethodPost {
+		// Emulator admin call: publish a new key and sign with it.
+		writeJSON(w, map[string]string{"kid": s.RotateKeys().ID})
+		return
+	}
 	if r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return

@@ -287,7 +287,7 @@ func (d *demo) walkthrough() error {
 
 	// The ledger VM gets its token the way a VM does: from its IMDS (here
 	// a loopback fake of it).
-	imds := httptest.NewServer(d.azure.IMDS(ledger))
+	imds := httptest.NewServer(d.azure.IMDS(azuretest.Compute{ResourceID: ledger.MIRID, System: &ledger}))
 	defer imds.Close()
 
 	cases := []struct {
