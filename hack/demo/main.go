@@ -16,8 +16,9 @@ limitations under the License.
 
 // Command demo runs azure-authenticator end to end on this machine, with
 // no Azure and no cluster: a local control plane (kube-apiserver + etcd on
-// loopback, built by hack/build-envtest.sh), a fake Entra ID on loopback
-// (authn/azuretest), the manager binary against both, and the samples of
+// loopback, built by hack/build-envtest.sh), the Azure emulator on loopback
+// (Entra ID, one IMDS per machine, App Service identity endpoints, from
+// hack/azure-world.yaml), the manager binary against both, and the samples of
 // config/samples. It prints each step of a workload's path, from the Azure
 // token to a secret, then keeps
 // everything running until Ctrl-C, when it stops and removes all it
@@ -38,7 +39,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -61,7 +61,6 @@ import (
 const (
 	tenant       = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	subscription = "6a1bd2f1-7c3f-4a5e-9d1e-2b6a4c8e0f11"
-	ledgerOID    = "1e2a3b4c-5d6e-4f70-8192-a3b4c5d6e7f8"
 	service      = "prod"
 	account      = "default"
 )
@@ -82,6 +81,7 @@ type demo struct {
 	root      string
 	work      string
 	env       *testenv.Env
+	emu       *azuretest.Emulator
 	azure     *azuretest.Server
 	authnURL  string
 	client    *http.Client
@@ -119,10 +119,23 @@ func run(check bool) error {
 	}
 	fmt.Printf("    API server %s, kubeconfig %s\n", env.Config.Host, kubeconfig)
 
-	step("Starting a fake Entra ID (Azure AD) on loopback")
-	d.azure = azuretest.NewServer()
-	defer d.azure.Close()
-	fmt.Printf("    issuer %s (OIDC discovery + JWKS)\n", d.azure.IssuerV1(tenant))
+	step("Starting the Azure emulator on loopback (world: hack/azure-world.yaml)")
+	world, err := azuretest.LoadWorld(filepath.Join(d.root, "hack", "azure-world.yaml"))
+	if err != nil {
+		return err
+	}
+	if d.emu, err = azuretest.StartEmulator(world, "127.0.0.1"); err != nil {
+		return err
+	}
+	defer d.emu.Close()
+	d.azure = d.emu.Entra
+	fmt.Printf("    Entra ID issuer %s (OIDC discovery + JWKS)\n", d.azure.IssuerV1(tenant))
+	for _, m := range d.emu.Machines {
+		fmt.Printf("    IMDS of machine %-15s %s\n", m.Name, m.URL)
+	}
+	for _, a := range d.emu.Apps {
+		fmt.Printf("    identity endpoint of app %-7s %s\n", a.Name, a.URL)
+	}
 
 	stopManager, err := d.startManager(manager, kubeconfig)
 	if err != nil {
@@ -142,6 +155,12 @@ func run(check bool) error {
 		return nil
 	}
 	step("Running. Try:")
+	for _, m := range d.emu.Machines {
+		fmt.Printf("    # IMDS of %s:\n    curl -s -H Metadata:true '%s?api-version=2018-02-01&resource=https%%3A%%2F%%2Fmanagement.azure.com%%2F'\n", m.Name, m.URL)
+	}
+	for _, a := range d.emu.Apps {
+		fmt.Printf("    # identity endpoint of app %s:\n    curl -s -H 'X-IDENTITY-HEADER: %s' '%s?api-version=2019-08-01&resource=https%%3A%%2F%%2Fmanagement.azure.com%%2F'\n", a.Name, a.Secret, a.URL)
+	}
 	fmt.Printf(`    export KUBECONFIG=%s
     kubectl get azauth,azh -A
     kubectl label namespace payments authn.dap.io/team-   # watch the hosts lose Ready
@@ -275,49 +294,35 @@ func (d *demo) applySamples() error {
 	return nil
 }
 
-// walkthrough authenticates as workloads at each layer of the model and
-// reads the exposed sample Secret with each access token.
+// walkthrough authenticates as workloads at each layer of the model, each
+// with a token from its own emulated identity endpoint, and reads the
+// exposed sample Secret with each access token.
 func (d *demo) walkthrough() error {
-	ledger := azuretest.Identity{TenantID: tenant, ObjectID: ledgerOID, ClientID: "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
-		MIRID: azuretest.ResourceID(subscription, "rg-payments", "Microsoft.Compute", "virtualMachines", "ledger-vm")}
-	site := azuretest.ResourceID(subscription, "rg-payments", "Microsoft.Web", "sites", "billing-api")
-	billing := azuretest.UserAssigned(tenant, subscription, "rg-identities", "id-billing-api", site)
-	aci := azuretest.ContainerInstance(tenant, subscription, "rg-payments", "nightly-report")
-	stranger := azuretest.VM(tenant, subscription, "rg-elsewhere", "unknown-vm")
-
-	// The ledger VM gets its token the way a VM does: from its IMDS (here
-	// a loopback fake of it).
-	imds := httptest.NewServer(d.azure.IMDS(azuretest.Compute{ResourceID: ledger.MIRID, System: &ledger}))
-	defer imds.Close()
-
 	cases := []struct {
-		title, host string
-		id          azuretest.Identity
-		imds        bool
-		authStatus  int
-		fetchStatus int
+		title, host, machine, app string
+		authStatus, fetchStatus   int
 	}{
-		{"A VM's system-assigned identity, token from its IMDS (host pinned to principal id, tenant and addresses)", "ledger-vm", ledger, true, http.StatusOK, http.StatusOK},
-		{"A user-assigned identity used from an App Service app (pinned to that app)", "billing-api", billing, false, http.StatusOK, http.StatusOK},
-		{"Any identity of the resource group, a Container Instance: it authenticates, but the Secret's owner did not grant it", "rg-wide", aci, false, http.StatusOK, http.StatusForbidden},
-		{"A VM in another resource group tries to log in as ledger-vm", "ledger-vm", stranger, false, http.StatusUnauthorized, 0},
+		{"A VM's system-assigned identity, token from its IMDS (host pinned to principal id, tenant and addresses)", "ledger-vm", "ledger-vm", "", http.StatusOK, http.StatusOK},
+		{"An App Service app's user-assigned identity, token from its IDENTITY_ENDPOINT (host pinned to that app)", "billing-api", "", "billing-api", http.StatusOK, http.StatusOK},
+		{"Any identity of the resource group, a Container Instance: it authenticates, but the Secret's owner did not grant it", "rg-wide", "nightly-report", "", http.StatusOK, http.StatusForbidden},
+		{"A VM in another resource group tries to log in as ledger-vm", "ledger-vm", "unknown-vm", "", http.StatusUnauthorized, 0},
 	}
 	const variable = "payments/payments-db/password"
 	for _, c := range cases {
 		step("%s", c.title)
 		var token string
-		if c.imds {
-			tokenURL := imds.URL + "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" + url.QueryEscape("https://management.azure.com/")
-			fmt.Printf("    GET %s (Metadata: true)\n", tokenURL)
-			var err error
-			if token, err = d.imdsToken(tokenURL); err != nil {
-				return err
-			}
-			_ = os.WriteFile(filepath.Join(d.work, "ledger-vm.jwt"), []byte(token), 0o600)
+		var err error
+		if c.app != "" {
+			token, err = d.appToken(d.emu.App(c.app))
 		} else {
-			token = d.azure.Token(c.id, azuretest.TokenOptions{})
+			token, err = d.imdsToken(d.emu.Machine(c.machine))
 		}
-		fmt.Printf("    Azure token for xms_mirid=%s\n", c.id.MIRID)
+		if err != nil {
+			return err
+		}
+		if c.host == "ledger-vm" && c.machine == "ledger-vm" {
+			_ = os.WriteFile(filepath.Join(d.work, "ledger-vm.jwt"), []byte(token), 0o600)
+		}
 		login := "host/payments/" + c.host
 		path := "/authn-azure/" + service + "/" + account + "/" + url.PathEscape(login) + "/authenticate"
 		fmt.Printf("    POST %s (body jwt=<token>)\n", path)
@@ -355,13 +360,27 @@ func (d *demo) walkthrough() error {
 	return nil
 }
 
-// imdsToken asks an IMDS endpoint for a token as a VM would.
-func (d *demo) imdsToken(tokenURL string) (string, error) {
+// appToken asks an app's identity endpoint for a token as App Service
+// clients do.
+func (d *demo) appToken(app *azuretest.Endpoint) (string, error) {
+	tokenURL := app.URL + "?api-version=2019-08-01&resource=" + url.QueryEscape("https://management.azure.com/")
+	fmt.Printf("    GET $IDENTITY_ENDPOINT?api-version=2019-08-01&resource=... (X-IDENTITY-HEADER: $IDENTITY_HEADER)\n")
+	return d.identityToken(tokenURL, "X-IDENTITY-HEADER", app.Secret)
+}
+
+// imdsToken asks a machine's IMDS for a token as a VM does.
+func (d *demo) imdsToken(m *azuretest.Endpoint) (string, error) {
+	tokenURL := m.URL + "?api-version=2018-02-01&resource=" + url.QueryEscape("https://management.azure.com/")
+	fmt.Printf("    GET %s (Metadata: true)\n", tokenURL)
+	return d.identityToken(tokenURL, "Metadata", "true")
+}
+
+func (d *demo) identityToken(tokenURL, header, value string) (string, error) {
 	req, err := http.NewRequestWithContext(d.ctx, http.MethodGet, tokenURL, nil)
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Metadata", "true")
+	req.Header.Set(header, value)
 	resp, err := (&http.Client{Transport: loopback.Transport(), Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		return "", err
@@ -372,7 +391,7 @@ func (d *demo) imdsToken(tokenURL string) (string, error) {
 		ExpiresOn   string `json:"expires_on"`
 	}
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil || out.AccessToken == "" {
-		return "", fmt.Errorf("IMDS answered %d", resp.StatusCode)
+		return "", fmt.Errorf("the identity endpoint answered %d", resp.StatusCode)
 	}
 	fmt.Printf("    -> 200 {\"access_token\":\"eyJ...\",\"expires_on\":%q,\"resource\":\"https://management.azure.com/\",...}\n", out.ExpiresOn)
 	return out.AccessToken, nil
