@@ -198,6 +198,10 @@ func (d *demo) startManager(manager, kubeconfig string) (stop func(), err error)
 		"--health-probe-bind-address", probe, "--authn-bind-address", authnAddr,
 		"--leader-elect", "--leader-election-namespace", "default", "--audit-log", d.auditPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its own process group: Ctrl-C reaches the demo only, which then
+	// stops the manager with one SIGTERM (a second signal would make it
+	// exit at once, without a graceful shutdown).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("starting the manager: %w", err)
