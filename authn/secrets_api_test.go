@@ -27,13 +27,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
+	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 
 // fetch reads a variable with an access token over HTTPS.
@@ -224,14 +224,5 @@ func updateHost(t *testing.T, h *authnv1alpha1.AzureHost, mutate func(*authnv1al
 
 func updateObject(t *testing.T, obj client.Object, mutate func()) {
 	t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate()
-		return k8s.Update(context.Background(), obj)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Update(t, k8s, obj, mutate)
 }

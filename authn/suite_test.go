@@ -38,7 +38,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -316,21 +315,6 @@ func create(t *testing.T, obj client.Object) {
 	t.Cleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(context.Background(), obj)) })
 }
 
-func eventually(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after 15s: %v", what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // response is what a client saw.
 type response struct {
 	status int
@@ -428,17 +412,8 @@ func nsObject(name string) *corev1.Namespace {
 // has the new generation.
 func updateAuthenticator(t *testing.T, f *fixture, mutate func(*authnv1alpha1.AzureAuthenticator)) {
 	t.Helper()
-	a := &authnv1alpha1.AzureAuthenticator{}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKey{Name: f.service}, a); err != nil {
-			return err
-		}
-		mutate(a)
-		return k8s.Update(context.Background(), a)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := &authnv1alpha1.AzureAuthenticator{ObjectMeta: metav1.ObjectMeta{Name: f.service}}
+	testenv.Update(t, k8s, a, func() { mutate(a) })
 	f.waitAuthenticator(func(c *policy.Authenticator) bool { return c.Generation == a.Generation })
 }
 
@@ -446,4 +421,9 @@ func errorf(format string, args ...any) error { return fmt.Errorf(format, args..
 
 func hostID(h *authnv1alpha1.AzureHost) policy.HostID {
 	return policy.HostID{Namespace: h.Namespace, Name: h.Name}
+}
+
+func eventually(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	testenv.Eventually(t, what, fn)
 }

@@ -30,7 +30,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -143,23 +142,6 @@ func startManager(ix *policy.Index, leaderElection bool) (mgr ctrl.Manager, stop
 
 func durationPtr(d time.Duration) *time.Duration { return &d }
 
-// eventually polls fn until it returns nil; the bound is generous for a
-// shared 2-core machine, and a failure says what was last seen.
-func eventually(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after 15s: %v", what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 var nameSeq atomic.Int64
 
 // testNamespace creates a namespace with the given labels, deleted when the
@@ -242,18 +224,12 @@ func readyOf(conds []metav1.Condition) string {
 
 func hostID(ns, name string) policy.HostID { return policy.HostID{Namespace: ns, Name: name} }
 
-// update applies mutate to the latest stored obj and writes it, retrying
-// when the controller wrote status in between.
+func eventually(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	testenv.Eventually(t, what, fn)
+}
+
 func update(t *testing.T, obj client.Object, mutate func()) {
 	t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate()
-		return k8s.Update(context.Background(), obj)
-	})
-	if err != nil {
-		t.Fatalf("updating %T %s: %v", obj, obj.GetName(), err)
-	}
+	testenv.Update(t, k8s, obj, mutate)
 }
