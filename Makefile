@@ -71,8 +71,8 @@ build: ## Build the manager binary into bin/manager.
 	go build -o $(LOCALBIN)/manager .
 
 .PHONY: run
-run: manifests generate ## Run the manager against the cluster of the current kubeconfig.
-	go run . --leader-elect=false
+run: manifests generate ## Run the manager against the cluster of the current kubeconfig (its Secrets in $$POD_NAMESPACE, default "default").
+	POD_NAMESPACE=$${POD_NAMESPACE:-default} go run . --leader-elect=false
 
 .PHONY: demo
 demo: envtest ## Run the product end to end on a local control plane (Ctrl-C stops it).

@@ -25,6 +25,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
@@ -141,5 +145,51 @@ func TestMaxStalenessTurnsAStaleReplicaAway(t *testing.T) {
 	staleness = 6 * time.Minute
 	if rec := get(); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "AZAUTH014E") || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("a 6-minute-old view: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+// Attacker-chosen path segments never become metric labels.
+func TestMetricsLabelUnknownServicesAsUnknown(t *testing.T) {
+	key, err := accesstoken.NewSigningKey(time.Now(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := policy.NewIndex()
+	ix.MarkSynced()
+	s, err := NewServer(Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
+		Account:        "default", Index: ix, Signing: oneKey{accesstoken.NewRing([]*accesstoken.SigningKey{key})},
+		Keys: azuread.NewKeySets(azuread.Options{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := authentications.WithLabelValues("unknown", "failure", "CONJ00005E")
+	before := testutil.ToFloat64(unknown)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/authn-azure/attacker-chosen-123/default/host%2Fa%2Fb/authenticate", strings.NewReader("jwt=a.b.c")))
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if got := testutil.ToFloat64(unknown) - before; got != 1 {
+		t.Fatalf("unknown-service counter moved by %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(authentications, "azure_authenticator_authentications_total"); n == 0 {
+		t.Fatal("no series")
+	}
+	ch := make(chan prometheus.Metric, 1000)
+	authentications.Collect(ch)
+	close(ch)
+	for m := range ch {
+		if strings.Contains(m.Desc().String(), "attacker-chosen") {
+			t.Fatal("a path segment became a label value")
+		}
+		var pb dto.Metric
+		_ = m.Write(&pb)
+		for _, l := range pb.GetLabel() {
+			if strings.Contains(l.GetValue(), "attacker-chosen") {
+				t.Fatalf("a path segment became a label value: %v", l)
+			}
+		}
 	}
 }
