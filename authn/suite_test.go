@@ -427,3 +427,5 @@ func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
 	testenv.Eventually(t, what, fn)
 }
+
+func urlEscape(s string) string { return url.PathEscape(s) }

@@ -1,0 +1,127 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package authn_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/azure-authenticator/azure-authenticator/authn"
+	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
+	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/controllers"
+	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+)
+
+// startReplica starts a second manager with its own index and HTTPS
+// server, sharing the API server, the signing keys and the serving
+// certificate with the first, as a second pod would. It returns its URL.
+func startReplica(t *testing.T) string {
+	t.Helper()
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := policy.NewIndex()
+	p, err := authn.Setup(mgr, authn.Options{
+		Listener: ln, Account: account, Index: ix,
+		TLSSecretNamespace: "default", TLSSecretName: "authn-test-tls", TLSSANs: []string{"127.0.0.1"},
+		SigningKeyNamespace: "default", SigningKeyName: "authn-test-signing-keys",
+		Audit:   &syncBuffer{},
+		KeySets: azuread.Options{Now: time.Now, DialContext: loopback.DialContext},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := controllers.SetupWithManager(mgr, ix, controllers.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Logf("second replica stopped with: %v", err)
+		}
+	})
+	eventually(t, "second replica ready", func() error { return p.Server.Ready() })
+	return "https://" + ln.Addr().String()
+}
+
+// A token issued by one replica is accepted by another, and a revocation
+// reaches both within the bound.
+func TestEveryReplicaAcceptsTokensAndFollowsRevocations(t *testing.T) {
+	second := startReplica(t)
+	f := newFixture(t)
+	f.host("app", rgSpec("rg-apps"))
+	sec := f.exposedSecret("db", "app", map[string][]byte{"k": []byte("v")})
+	tok := f.accessToken("app", f.vm("rg-apps", "vm-1"))
+	id := f.ns + "/db/k"
+	fetchAt := func(base string) int {
+		req, _ := http.NewRequest(http.MethodGet, base+"/secrets/"+account+"/variable/"+urlEscape(id), nil)
+		req.Header.Set("Authorization", authorization(tok))
+		resp, err := https.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	eventually(t, "the second replica serves the first one's token", func() error {
+		if s := fetchAt(second); s != http.StatusOK {
+			return errorf("%d", s)
+		}
+		return nil
+	})
+	var lat []time.Duration
+	for i := range 10 {
+		allowed, want := "other", http.StatusForbidden
+		if i%2 == 1 {
+			allowed, want = "app", http.StatusOK
+		}
+		annotate(t, sec, allowed)
+		start := time.Now()
+		for _, base := range []string{baseURL, second} {
+			for fetchAt(base) != want {
+				if time.Since(start) > 5*time.Second {
+					t.Fatalf("round %d: %s did not follow within 5 s", i, base)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	t.Logf("both replicas followed within: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
+}
