@@ -36,7 +36,7 @@ const retryAfterSeconds = 1
 // not listed is 401.
 func HTTPStatus(code failure.Code) int {
 	switch code {
-	case failure.MissingRequestParam, failure.DuplicateRequestParam:
+	case failure.MissingRequestParam, failure.DuplicateRequestParam, failure.MissingQueryParam:
 		return http.StatusBadRequest
 	case failure.BodyTooLarge:
 		return http.StatusRequestEntityTooLarge

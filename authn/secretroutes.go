@@ -145,6 +145,10 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	if caller == nil {
 		return
 	}
+	if r.URL.Query().Get("variable_ids") == "" {
+		finish(AuditEvent{}, failure.New(failure.MissingQueryParam, "", "variable_ids"))
+		return
+	}
 	ids := strings.Split(r.URL.Query().Get("variable_ids"), ",")
 	b64 := acceptsBase64(r)
 	out := make(map[string]string, len(ids))

@@ -90,6 +90,16 @@ func TestVariableRouteWireFormat(t *testing.T) {
 	}
 }
 
+func TestBatchWithoutIDsIsABadRequest(t *testing.T) {
+	f := newFixture(t)
+	f.host("app", rgSpec("rg-apps"))
+	tok := f.accessToken("app", f.vm("rg-apps", "vm-1"))
+	r := get(t, "/secrets", "Authorization", authorization(tok))
+	if r.status != http.StatusBadRequest || r.body != `{"error":{"code":"bad_request","message":"AZAUTH015E Query parameter 'variable_ids' is required"}}` {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+}
+
 func TestWhoami(t *testing.T) {
 	f := newFixture(t)
 	f.host("app", rgSpec("rg-apps"))

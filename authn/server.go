@@ -77,8 +77,10 @@ type Config struct {
 	// Addr to listen on (":9443"), unless Listener is set.
 	Addr     string
 	Listener net.Listener
-	// GetCertificate serves the TLS certificate.
-	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// GetCertificate serves the TLS certificate; CertificateLoaded, when
+	// set, says whether it has one yet (readiness waits for it).
+	GetCertificate    func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	CertificateLoaded func() bool
 	EnableHTTP2    bool
 	// Account is the Conjur account served.
 	Account        string
@@ -165,6 +167,9 @@ func (s *Server) NeedLeaderElection() bool { return false }
 func (s *Server) Ready() error {
 	if !s.started.Load() {
 		return errors.New("authenticator not listening yet")
+	}
+	if s.cfg.CertificateLoaded != nil && !s.cfg.CertificateLoaded() {
+		return errors.New("serving certificate not loaded yet")
 	}
 	if e := s.decidable(); e != nil {
 		return e

@@ -111,6 +111,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
 	}
 
 	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	var certLoaded func() bool
 	if o.TLSCertFile != "" || o.TLSKeyFile != "" {
 		if o.TLSCertFile == "" || o.TLSKeyFile == "" {
 			return nil, fmt.Errorf("--tls-cert-file and --tls-key-file go together")
@@ -128,7 +129,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
 			Client: clientset, Namespace: o.TLSSecretNamespace, Name: o.TLSSecretName, SANs: o.TLSSANs,
 			Now: o.Now, Log: log.WithName("serving-cert"),
 		}
-		getCert = c.ServingCert.GetCertificate
+		getCert, certLoaded = c.ServingCert.GetCertificate, c.ServingCert.Loaded
 	}
 
 	// Exposed Secrets come from a cache of their own, label-selected, so
@@ -147,7 +148,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
 	c.Contact = &ContactTracker{Discovery: clientset.Discovery(), Now: o.Now, Log: log.WithName("api-contact")}
 
 	c.Server, err = NewServer(Config{
-		Addr: o.Addr, Listener: o.Listener, GetCertificate: getCert, EnableHTTP2: o.EnableHTTP2,
+		Addr: o.Addr, Listener: o.Listener, GetCertificate: getCert, CertificateLoaded: certLoaded, EnableHTTP2: o.EnableHTTP2,
 		Account: o.Account, TrustedProxies: o.TrustedProxies, Index: o.Index, Keys: c.Keys,
 		Signing: c.SigningKeys, Secrets: c.Secrets, Auditor: NewAuditor(o.Audit, o.Now), Log: log, Now: o.Now, MaxInFlight: o.MaxInFlight,
 		Staleness: c.Contact.Staleness, MaxStaleness: o.MaxStaleness,

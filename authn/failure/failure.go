@@ -64,6 +64,7 @@ const (
 	AccessTokenInvalid    Code = "AZAUTH012E"
 	NotAcceptable         Code = "AZAUTH013E"
 	ViewTooStale          Code = "AZAUTH014E"
+	MissingQueryParam     Code = "AZAUTH015E"
 )
 
 // Messages are the audit messages of each code. Placeholders are filled by
@@ -98,6 +99,7 @@ var Messages = map[Code]string{ //nolint:gosec // G101: audit messages that ment
 	AccessTokenInvalid:          "Access token is missing, malformed, expired, or revoked",
 	NotAcceptable:               "Issue encoding secret into JSON format, try including 'Accept-Encoding: base64' header in request.",
 	ViewTooStale:                "This replica has not reached the API server for longer than --max-staleness",
+	MissingQueryParam:           "Query parameter '%s' is required",
 }
 
 // Error is a failure with its code, the audit message and a reason that is
