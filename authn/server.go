@@ -81,7 +81,7 @@ type Config struct {
 	// set, says whether it has one yet (readiness waits for it).
 	GetCertificate    func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	CertificateLoaded func() bool
-	EnableHTTP2    bool
+	EnableHTTP2       bool
 	// Account is the Conjur account served.
 	Account        string
 	TrustedProxies []netip.Prefix
