@@ -18,9 +18,20 @@ package authn_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +52,12 @@ import (
 // certificate with the first, as a second pod would. It returns its URL.
 func startReplica(t *testing.T) string {
 	t.Helper()
+	return startReplicaWith(t, func(*authn.Options) {})
+}
+
+// startReplicaWith starts a replica whose options mutate may change.
+func startReplicaWith(t *testing.T, mutate func(*authn.Options)) string {
+	t.Helper()
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -53,13 +70,15 @@ func startReplica(t *testing.T) string {
 		t.Fatal(err)
 	}
 	ix := policy.NewIndex()
-	p, err := authn.Setup(mgr, authn.Options{
+	opts := authn.Options{
 		Listener: ln, Account: account, Index: ix,
 		TLSSecretNamespace: "default", TLSSecretName: "authn-test-tls", TLSSANs: []string{"127.0.0.1"},
 		SigningKeyNamespace: "default", SigningKeyName: "authn-test-signing-keys",
 		Audit:   &syncBuffer{},
 		KeySets: azuread.Options{Now: time.Now, DialContext: loopback.DialContext},
-	})
+	}
+	mutate(&opts)
+	p, err := authn.Setup(mgr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,4 +143,61 @@ func TestEveryReplicaAcceptsTokensAndFollowsRevocations(t *testing.T) {
 	}
 	slices.Sort(lat)
 	t.Logf("both replicas followed within: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
+}
+
+// With --tls-cert-file/--tls-key-file the server serves those files and
+// picks up a new certificate when they change, without a restart.
+func TestCertificateFilesAreReloadedWhenTheyChange(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	writePair := func(cn string) {
+		certPEM, keyPEM := selfSigned(t, cn)
+		// Key first, then the certificate: the watcher reloads on either.
+		if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writePair("first")
+	base := startReplicaWith(t, func(o *authn.Options) { o.TLSCertFile, o.TLSKeyFile = certFile, keyFile })
+	served := func() string {
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only reads the served certificate
+		if err != nil {
+			return "dial: " + err.Error()
+		}
+		defer func() { _ = conn.Close() }()
+		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if got := served(); got != "first" {
+		t.Fatalf("serves %q, want the file's certificate", got)
+	}
+	writePair("second")
+	eventually(t, "the new certificate is served", func() error {
+		if got := served(); got != "second" {
+			return errorf("still %q", got)
+		}
+		return nil
+	})
+}
+
+func selfSigned(t *testing.T, cn string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
