@@ -218,7 +218,7 @@ func TestKustomizeInstallAppliesToARealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kubectl apply -k config/default: %v\n%s", err, out)
 	}
-	for _, want := range []string{"deployment.apps/azure-authenticator-controller-manager", "clusterrole.rbac.authorization.k8s.io/azure-authenticator-manager-role", "role.rbac.authorization.k8s.io/azure-authenticator-manager-role"} {
+	for _, want := range []string{"deployment.apps/azure-authenticator-controller-manager", "service/azure-authenticator-authn", "clusterrole.rbac.authorization.k8s.io/azure-authenticator-manager-role", "role.rbac.authorization.k8s.io/azure-authenticator-manager-role"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply output lacks %s:\n%s", want, out)
 		}
