@@ -39,9 +39,9 @@ func TestUnknownKidIsHealedByRotationInTheSameRequest(t *testing.T) {
 	accessTokenClaims(t, authenticate(t, f.service, account, f.login("app"), azure.Token(vm, azuretest.TokenOptions{})))
 
 	azure.RotateKeys() // Azure publishes and signs with a new key
-	before, _ := azure.Requests()
+	before := azure.DiscoveryRequests(f.tenant)
 	accessTokenClaims(t, authenticate(t, f.service, account, f.login("app"), azure.Token(vm, azuretest.TokenOptions{})))
-	after, _ := azure.Requests()
+	after := azure.DiscoveryRequests(f.tenant)
 	if after-before != 1 {
 		t.Fatalf("%d discovery requests for the rotation, want exactly 1 (one forced refresh)", after-before)
 	}
@@ -52,12 +52,12 @@ func TestRandomKidsCannotForceMoreThanOneRefreshPerCooldown(t *testing.T) {
 	f.host("app", rgSpec("rg-apps"))
 	claims := azure.Claims(f.vm("rg-apps", "vm-1"), azuretest.TokenOptions{})
 	accessTokenClaims(t, authenticate(t, f.service, account, f.login("app"), azure.Sign(claims))) // keys loaded
-	before, _ := azure.Requests()
+	before := azure.DiscoveryRequests(f.tenant)
 	for i := range 20 {
 		tok := azure.SignWithHeader(map[string]any{"typ": "JWT", "alg": "RS256", "kid": fmt.Sprintf("random-%d", i)}, claims)
 		expectFailure(t, authenticate(t, f.service, account, f.login("app"), tok), http.StatusUnauthorized, unauthorized, f.login("app"), "CONJ00035E")
 	}
-	if after, _ := azure.Requests(); after-before > 1 {
+	if after := azure.DiscoveryRequests(f.tenant); after-before > 1 {
 		t.Fatalf("%d refreshes for 20 unknown kids within the cooldown, want at most 1", after-before)
 	}
 }

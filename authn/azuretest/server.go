@@ -66,6 +66,7 @@ type Server struct {
 
 	discoveryRequests atomic.Int64
 	jwksRequests      atomic.Int64
+	perTenant         sync.Map // tenant -> *atomic.Int64 of discovery requests
 
 	// Now is the clock used for minted tokens; tests may replace it.
 	Now func() time.Time
@@ -164,6 +165,20 @@ func (s *Server) Requests() (discovery, jwks int64) {
 	return s.discoveryRequests.Load(), s.jwksRequests.Load()
 }
 
+// DiscoveryRequests returns how many discovery requests named tenant.
+func (s *Server) DiscoveryRequests(tenant string) int64 {
+	if n, ok := s.perTenant.Load(tenant); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+func (s *Server) countDiscovery(tenant string) {
+	s.discoveryRequests.Add(1)
+	n, _ := s.perTenant.LoadOrStore(tenant, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+}
+
 func newKey() *Key {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -213,10 +228,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.Join(parts[1:], "/")
 	switch rest {
 	case ".well-known/openid-configuration":
-		s.discoveryRequests.Add(1)
+		s.countDiscovery(tenant)
 		writeJSON(w, s.discovery(tenant, false))
 	case "v2.0/.well-known/openid-configuration":
-		s.discoveryRequests.Add(1)
+		s.countDiscovery(tenant)
 		writeJSON(w, s.discovery(tenant, true))
 	case "discovery/keys":
 		s.jwksRequests.Add(1)
