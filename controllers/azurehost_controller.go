@@ -133,22 +133,32 @@ func (r *AzureHostReconciler) desiredStatus(ctx context.Context, host *authnv1al
 	return status, nil
 }
 
-// sharedIdentityCondition warns about a resource-group-wide host on an AKS
-// node resource group: every pod of the cluster can get the nodes' identity
-// token from IMDS, so every pod could log in as this host.
+// sharedIdentityCondition warns about hosts that every pod of an AKS
+// cluster can log in as: on an AKS node resource group (MC_*), a host that
+// accepts the whole resource group, or the kubelet identity
+// (<cluster>-agentpool), accepts tokens that any pod can get from the
+// nodes' IMDS.
 func sharedIdentityCondition(host *authnv1alpha1.AzureHost) metav1.Condition {
 	c := metav1.Condition{
 		Type:               authnv1alpha1.ConditionSharedIdentity,
 		Status:             metav1.ConditionFalse,
 		Reason:             authnv1alpha1.ReasonNarrowIdentity,
-		Message:            "The host does not accept an AKS node resource group as a whole",
+		Message:            "The host does not accept an AKS node identity that every pod shares",
 		ObservedGeneration: host.Generation,
 	}
 	s := &host.Spec
-	if s.UserAssignedIdentity == "" && s.SystemAssignedIdentity == "" && s.ResourceID == "" &&
-		len(s.ResourceGroup) >= 3 && strings.EqualFold(s.ResourceGroup[:3], "MC_") {
+	onNodeRG := len(s.ResourceGroup) >= 3 && strings.EqualFold(s.ResourceGroup[:3], "MC_")
+	rgWide := s.UserAssignedIdentity == "" && s.SystemAssignedIdentity == ""
+	kubelet := strings.HasSuffix(strings.ToLower(s.UserAssignedIdentity), "-agentpool")
+	if onNodeRG && (rgWide || kubelet) {
+		accepts := "the kubelet identity"
+		if rgWide {
+			accepts = "any identity in it"
+		}
 		c.Status, c.Reason = metav1.ConditionTrue, authnv1alpha1.ReasonAKSNodeResourceGroup
-		c.Message = "resourceGroup looks like an AKS node resource group and no identity is set: every pod of that cluster can obtain the node identity's token and log in as this host; set userAssignedIdentity or resourceID"
+		c.Message = "resourceGroup looks like an AKS node resource group and the host accepts " + accepts +
+			": every pod of that cluster can obtain such a token from the nodes' IMDS and log in as this host; " +
+			"accept a user-assigned identity that only your workload's nodes carry instead"
 	}
 	return c
 }

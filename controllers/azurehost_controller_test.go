@@ -287,7 +287,12 @@ func TestAKSNodeResourceGroupWideHostWarns(t *testing.T) {
 			return nil
 		}
 	}
+	create(t, newHost(ns, "aks-kubelet", func(h *authnv1alpha1.AzureHost) {
+		h.Spec.ResourceGroup = "MC_rg-aks_cluster-1_westeurope"
+		h.Spec.UserAssignedIdentity = "cluster-1-agentpool"
+	}))
 	hostStatus(t, ns, "aks-wide", shared(metav1.ConditionTrue, authnv1alpha1.ReasonAKSNodeResourceGroup))
+	hostStatus(t, ns, "aks-kubelet", shared(metav1.ConditionTrue, authnv1alpha1.ReasonAKSNodeResourceGroup))
 	hostStatus(t, ns, "aks-narrow", shared(metav1.ConditionFalse, authnv1alpha1.ReasonNarrowIdentity))
 }
 
