@@ -21,7 +21,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,19 +32,8 @@ import (
 	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
 	"github.com/azure-authenticator/azure-authenticator/authn/signingkeys"
+	"github.com/azure-authenticator/azure-authenticator/internal/fakeclock"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func clientset(t *testing.T) kubernetes.Interface {
 	t.Helper()
@@ -62,7 +50,7 @@ func clientset(t *testing.T) kubernetes.Interface {
 func TestSigningKeyRotationPublishesBeforeSigningAndRetiresLate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := &clock{now: time.Now()}
+	c := fakeclock.New(time.Now())
 	name := fmt.Sprintf("rotation-%d", seq.Add(1))
 	store := &signingkeys.Store{Client: clientset(t), Namespace: "default", Name: name, Now: c.Now, Log: logr.Discard(),
 		Propagation: 2 * time.Minute, RotateAfter: 24 * time.Hour, Retain: 70 * time.Minute}

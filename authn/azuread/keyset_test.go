@@ -19,31 +19,19 @@ package azuread
 import (
 	"context"
 	"crypto"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/fakeclock"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 )
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func TestRetiredKeyIsDroppedOnlyAfterTwoFetchesApart(t *testing.T) {
 	azure := azuretest.NewServer()
 	defer azure.Close()
-	clock := &fakeClock{now: time.Unix(1800000000, 0)}
+	clock := fakeclock.New(time.Unix(1800000000, 0))
 	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	p := policy.Provider{Issuer: azure.IssuerV1(tenant), TenantID: tenant, CABundle: azure.CAPEM()}
 	ks := NewKeySets(Options{DialContext: loopback.DialContext, Now: clock.Now, DropAfter: 3 * time.Minute})
@@ -84,7 +72,7 @@ func TestRetiredKeyIsDroppedOnlyAfterTwoFetchesApart(t *testing.T) {
 func TestKeyThatReappearsIsNotDropped(t *testing.T) {
 	azure := azuretest.NewServer()
 	defer azure.Close()
-	clock := &fakeClock{now: time.Unix(1800000000, 0)}
+	clock := fakeclock.New(time.Unix(1800000000, 0))
 	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	p := policy.Provider{Issuer: azure.IssuerV1(tenant), TenantID: tenant, CABundle: azure.CAPEM()}
 	ks := NewKeySets(Options{DialContext: loopback.DialContext, Now: clock.Now})
