@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
+	"github.com/azure-authenticator/azure-authenticator/internal/feed"
 )
 
 // SecretCacheOptions scope the Secret cache: only Secrets labelled
@@ -64,25 +65,9 @@ func (f *SecretFeeder) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to get the Secret informer: %w", err)
 	}
-	put := func(obj any) {
-		if s, ok := obj.(*corev1.Secret); ok {
-			f.Store.Put(s.Namespace, s.Name, secrets.Compile(s.Namespace, s.Name, s.Labels, s.Annotations, s.Data))
-		}
-	}
-	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    put,
-		UpdateFunc: func(_, obj any) { put(obj) },
-		DeleteFunc: func(obj any) {
-			switch o := obj.(type) {
-			case *corev1.Secret:
-				f.Store.Put(o.Namespace, o.Name, nil)
-			case toolscache.DeletedFinalStateUnknown:
-				if ns, name, err := toolscache.SplitMetaNamespaceKey(o.Key); err == nil {
-					f.Store.Put(ns, name, nil)
-				}
-			}
-		},
-	})
+	reg, err := inf.AddEventHandler(feed.Handler(func(s *corev1.Secret) {
+		f.Store.Put(s.Namespace, s.Name, secrets.Compile(s.Namespace, s.Name, s.Labels, s.Annotations, s.Data))
+	}, func(key client.ObjectKey) { f.Store.Put(key.Namespace, key.Name, nil) }))
 	if err != nil {
 		return fmt.Errorf("failed to watch Secrets: %w", err)
 	}

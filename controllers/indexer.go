@@ -30,6 +30,7 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/feed"
 )
 
 // IndexFeeder keeps a policy.Index equal to the informer cache: every
@@ -99,11 +100,7 @@ type logger interface {
 }
 
 func (f *IndexFeeder) hostHandler(log logger) toolscache.ResourceEventHandler {
-	put := func(obj any) {
-		host, ok := obj.(*authnv1alpha1.AzureHost)
-		if !ok {
-			return
-		}
+	return feed.Handler(func(host *authnv1alpha1.AzureHost) {
 		compiled, err := CompileHost(host)
 		if err != nil {
 			// Never index an invalid host; the status controller says why.
@@ -112,24 +109,13 @@ func (f *IndexFeeder) hostHandler(log logger) toolscache.ResourceEventHandler {
 			return
 		}
 		f.Index.PutHost(compiled)
-	}
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { put(obj) },
-		UpdateFunc: func(_, obj any) { put(obj) },
-		DeleteFunc: func(obj any) {
-			if key, ok := deletedKey(obj); ok {
-				f.Index.DeleteHost(policy.HostID{Namespace: key.Namespace, Name: key.Name})
-			}
-		},
-	}
+	}, func(key client.ObjectKey) {
+		f.Index.DeleteHost(policy.HostID{Namespace: key.Namespace, Name: key.Name})
+	})
 }
 
 func (f *IndexFeeder) authenticatorHandler(log logger) toolscache.ResourceEventHandler {
-	put := func(obj any) {
-		auth, ok := obj.(*authnv1alpha1.AzureAuthenticator)
-		if !ok {
-			return
-		}
+	return feed.Handler(func(auth *authnv1alpha1.AzureAuthenticator) {
 		compiled, err := CompileAuthenticator(auth)
 		if err != nil {
 			f.Index.DeleteAuthenticator(auth.Name)
@@ -137,46 +123,12 @@ func (f *IndexFeeder) authenticatorHandler(log logger) toolscache.ResourceEventH
 			return
 		}
 		f.Index.PutAuthenticator(compiled)
-	}
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { put(obj) },
-		UpdateFunc: func(_, obj any) { put(obj) },
-		DeleteFunc: func(obj any) {
-			if key, ok := deletedKey(obj); ok {
-				f.Index.DeleteAuthenticator(key.Name)
-			}
-		},
-	}
+	}, func(key client.ObjectKey) { f.Index.DeleteAuthenticator(key.Name) })
 }
 
 func (f *IndexFeeder) namespaceHandler() toolscache.ResourceEventHandler {
-	put := func(obj any) {
-		if ns, ok := obj.(client.Object); ok {
-			// Copy: the cache's label map must stay the cache's.
-			f.Index.PutNamespace(ns.GetName(), labels.Set(maps.Clone(ns.GetLabels())))
-		}
-	}
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { put(obj) },
-		UpdateFunc: func(_, obj any) { put(obj) },
-		DeleteFunc: func(obj any) {
-			if key, ok := deletedKey(obj); ok {
-				f.Index.DeleteNamespace(key.Name)
-			}
-		},
-	}
-}
-
-// deletedKey returns the key of a deleted object, also when the informer
-// missed the delete and hands over a tombstone.
-func deletedKey(obj any) (client.ObjectKey, bool) {
-	if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		ns, name, err := toolscache.SplitMetaNamespaceKey(t.Key)
-		return client.ObjectKey{Namespace: ns, Name: name}, err == nil
-	}
-	o, ok := obj.(client.Object)
-	if !ok {
-		return client.ObjectKey{}, false
-	}
-	return client.ObjectKeyFromObject(o), true
+	return feed.Handler(func(ns *metav1.PartialObjectMetadata) {
+		// Copy: the cache's label map must stay the cache's.
+		f.Index.PutNamespace(ns.GetName(), labels.Set(maps.Clone(ns.GetLabels())))
+	}, func(key client.ObjectKey) { f.Index.DeleteNamespace(key.Name) })
 }

@@ -1,0 +1,53 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package feed turns "store this object" and "forget this key" into an
+// informer event handler, so every in-memory view fed from the informer
+// cache (the policy index, the exposed Secrets) handles adds, updates,
+// deletes and missed-delete tombstones the same way.
+package feed
+
+import (
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Handler calls put for every added or updated object of type T and
+// remove with the key of every deleted one, also when the informer missed
+// the delete and hands over a tombstone. Objects of other types are
+// ignored.
+func Handler[T client.Object](put func(T), remove func(client.ObjectKey)) toolscache.ResourceEventHandler {
+	store := func(obj any) {
+		if o, ok := obj.(T); ok {
+			put(o)
+		}
+	}
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    store,
+		UpdateFunc: func(_, obj any) { store(obj) },
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				if ns, name, err := toolscache.SplitMetaNamespaceKey(t.Key); err == nil {
+					remove(client.ObjectKey{Namespace: ns, Name: name})
+				}
+				return
+			}
+			if o, ok := obj.(client.Object); ok {
+				remove(client.ObjectKeyFromObject(o))
+			}
+		},
+	}
+}
