@@ -53,7 +53,8 @@ import (
 //     existing host this authenticator does not admit.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, account, loginSeg string) {
 	start := s.cfg.Now()
-	ev := AuditEvent{Operation: "authenticate", Service: service, Account: account, ClientIP: clientIP(r, s.cfg.TrustedProxies).String()}
+	ip := clientIP(r, s.cfg.TrustedProxies)
+	ev := AuditEvent{Operation: "authenticate", Service: service, Account: account, ClientIP: ip.String()}
 	login, loginErr := url.PathUnescape(loginSeg) // exactly once: host%2Fns%2Fname
 	if loginErr == nil {
 		ev.Host = login
@@ -125,7 +126,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, a
 	}
 
 	// (4) The claims against the host.
-	workload, err := policy.ParseWorkload(claims.TenantID, claims.ObjectID, claims.MIRID, claims.AzRID, clientIP(r, s.cfg.TrustedProxies))
+	workload, err := policy.ParseWorkload(claims.TenantID, claims.ObjectID, claims.MIRID, claims.AzRID, ip)
 	if err != nil {
 		fail(failure.As(err))
 		return

@@ -34,14 +34,10 @@ import (
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 )
 
-type noKeys struct{}
-
-func (noKeys) Ring() *accesstoken.Ring { return nil }
-
 func TestRequestsOverTheInFlightCapGet503WithRetryAfter(t *testing.T) {
 	s, err := NewServer(Config{
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
-		Account:        "default", Index: policy.NewIndex(), Signing: noKeys{}, MaxInFlight: 2,
+		Account:        "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 2,
 		Keys: azuread.NewKeySets(azuread.Options{}),
 	})
 	if err != nil {
@@ -110,6 +106,7 @@ func mustPrefixes(cidrs ...string) []netip.Prefix {
 	return out
 }
 
+// oneKey serves a fixed ring (nil: no keys loaded).
 type oneKey struct{ ring *accesstoken.Ring }
 
 func (k oneKey) Ring() *accesstoken.Ring { return k.ring }

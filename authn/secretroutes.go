@@ -76,7 +76,8 @@ func (s *Server) lookupSecret(c *Caller, id variableID, ok bool) ([]byte, *failu
 // fetchGate authenticates a secrets-API request: a valid, unrevoked access
 // token for the account in the URL.
 func (s *Server) fetchGate(w http.ResponseWriter, r *http.Request, op, account string) (*Caller, func(AuditEvent, *failure.Error)) {
-	ev := AuditEvent{Operation: op, Account: account, ClientIP: clientIP(r, s.cfg.TrustedProxies).String()}
+	ip := clientIP(r, s.cfg.TrustedProxies)
+	ev := AuditEvent{Operation: op, Account: account, ClientIP: ip.String()}
 	finish := func(e AuditEvent, f *failure.Error) {
 		result := "success"
 		if f != nil {
@@ -95,7 +96,7 @@ func (s *Server) fetchGate(w http.ResponseWriter, r *http.Request, op, account s
 		finish(ev, e)
 		return nil, nil
 	}
-	caller, ferr := s.CheckAccessToken(r)
+	caller, ferr := s.CheckAccessToken(r, ip)
 	if ferr == nil && account != s.cfg.Account {
 		ferr = failure.New(failure.AccessTokenInvalid, "token is for account "+s.cfg.Account+", not "+account)
 	}
@@ -193,7 +194,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	body, _ := json.Marshal(map[string]string{
 		"account":         s.cfg.Account,
 		"username":        caller.Claims.Subject,
-		"client_ip":       clientIP(r, s.cfg.TrustedProxies).String(),
+		"client_ip":       caller.ClientIP.String(),
 		"token_issued_at": time.Unix(caller.Claims.IssuedAt, 0).UTC().Format("2006-01-02T15:04:05.000-07:00"),
 	})
 	finish(AuditEvent{}, nil)

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 
 	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/authn/failure"
@@ -28,8 +29,9 @@ import (
 
 // Caller is a request's authenticated identity, from its access token.
 type Caller struct {
-	Claims *accesstoken.Claims
-	Host   *policy.Host
+	Claims   *accesstoken.Claims
+	Host     *policy.Host
+	ClientIP netip.Addr
 }
 
 // CheckAccessToken authenticates a request by its access token
@@ -38,7 +40,7 @@ type Caller struct {
 // still exist with the token's UID and generation, the issuing
 // authenticator must still exist, be enabled and admit the host, and the
 // client must be inside the host's allowedCIDRs.
-func (s *Server) CheckAccessToken(r *http.Request) (*Caller, *failure.Error) {
+func (s *Server) CheckAccessToken(r *http.Request, ip netip.Addr) (*Caller, *failure.Error) {
 	invalid := func(reason string) (*Caller, *failure.Error) {
 		return nil, failure.New(failure.AccessTokenInvalid, reason)
 	}
@@ -64,16 +66,17 @@ func (s *Server) CheckAccessToken(r *http.Request) (*Caller, *failure.Error) {
 		return invalid("revoked: the AzureHost was deleted, re-created or changed")
 	case d.Authenticator == nil || !d.Authenticator.Enabled || !d.Admitted:
 		return invalid("revoked: the issuing authenticator is gone, disabled, or no longer admits the host")
-	case !d.Host.AllowsClient(clientIP(r, s.cfg.TrustedProxies)):
+	case !d.Host.AllowsClient(ip):
 		return invalid("client address outside the host's allowedCIDRs")
 	}
-	return &Caller{Claims: claims, Host: d.Host}, nil
+	return &Caller{Claims: claims, Host: d.Host, ClientIP: ip}, nil
 }
 
 // status implements GET /authn-azure/{service}/{account}/status, from
 // cached state only: it never triggers discovery.
 func (s *Server) status(w http.ResponseWriter, r *http.Request, service, account string) {
-	ev := AuditEvent{Operation: "validate-status", Service: service, Account: account, ClientIP: clientIP(r, s.cfg.TrustedProxies).String()}
+	ip := clientIP(r, s.cfg.TrustedProxies)
+	ev := AuditEvent{Operation: "validate-status", Service: service, Account: account, ClientIP: ip.String()}
 	fail := func(e *failure.Error, status int, body string) {
 		ev.Result, ev.Code, ev.Reason = "failure", string(e.Code), e.Detail()
 		s.cfg.Auditor.Record(ev)
@@ -84,7 +87,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, service, account
 		fail(e, status, body)
 		return
 	}
-	caller, ferr := s.CheckAccessToken(r)
+	caller, ferr := s.CheckAccessToken(r, ip)
 	if ferr == nil && account != s.cfg.Account {
 		ferr = failure.New(failure.AccessTokenInvalid, "token is for another account")
 	}

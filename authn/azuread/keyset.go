@@ -298,15 +298,17 @@ func (s *keySet) due(now time.Time) bool {
 	return now.Sub(s.lastAttempt) >= interval
 }
 
-// lookup returns the key with kid and the allowed algorithms.
-func (s *keySet) lookup(kid string) (crypto.PublicKey, []string, bool) {
+// lookup returns the key with kid, the allowed algorithms, whether kid was
+// found, and whether the keys were ever fetched successfully.
+func (s *keySet) lookup(kid string) (key crypto.PublicKey, algs []string, found, fetched bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	fetched = !s.lastSuccess.IsZero()
 	k, ok := s.keys[kid]
 	if !ok {
-		return nil, s.algs, false
+		return nil, s.algs, false, fetched
 	}
-	return k.key, s.algs, true
+	return k.key, s.algs, true, fetched
 }
 
 // refresh fetches the provider's keys. A forced refresh (unknown kid) is

@@ -51,17 +51,17 @@ func TestRetiredKeyIsDroppedOnlyAfterTwoFetchesApart(t *testing.T) {
 	if err := set.refresh(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := set.lookup(old); !ok {
+	if _, _, ok, _ := set.lookup(old); !ok {
 		t.Fatal("one fetch without the key dropped it; a flapping response must not")
 	}
 	clock.Advance(time.Minute) // 1m after the first miss: not yet
 	_ = set.refresh(ctx, false)
-	if _, _, ok := set.lookup(old); !ok {
+	if _, _, ok, _ := set.lookup(old); !ok {
 		t.Fatal("dropped before DropAfter had passed since the first miss")
 	}
 	clock.Advance(2 * time.Minute) // 3m after the first miss
 	_ = set.refresh(ctx, false)
-	if _, _, ok := set.lookup(old); ok {
+	if _, _, ok, _ := set.lookup(old); ok {
 		t.Fatal("still cached after two fetches DropAfter apart lacked it")
 	}
 	if h := ks.Health(p); h.Keys != 1 || h.Err != "" {
@@ -91,7 +91,7 @@ func TestKeyThatReappearsIsNotDropped(t *testing.T) {
 	set.mu.Unlock()
 	clock.Advance(10 * time.Minute)
 	_ = set.refresh(ctx, false) // missing again: the clock restarts
-	if _, _, ok := set.lookup(old.ID); !ok {
+	if _, _, ok, _ := set.lookup(old.ID); !ok {
 		t.Fatal("a key seen again was dropped on its next absence")
 	}
 }

@@ -116,13 +116,14 @@ func (v *Verifier) key(ctx context.Context, p policy.Provider, alg, kid string) 
 	if err != nil {
 		return nil, failure.New(failure.ProviderDiscoveryFailed, err.Error(), p.Issuer)
 	}
-	if set.health().LastRefresh.IsZero() && set.due(v.Keys.opts.Now()) {
+	key, algs, found, fetched := set.lookup(kid)
+	if !fetched && set.due(v.Keys.opts.Now()) {
 		// Never fetched yet (a brand-new authenticator): fetch now rather
 		// than fail every request until the background loop comes by.
 		_ = set.refresh(ctx, false)
+		key, algs, found, fetched = set.lookup(kid)
 	}
-	key, algs, found := set.lookup(kid)
-	if set.health().LastRefresh.IsZero() {
+	if !fetched {
 		return nil, failure.New(failure.ProviderDiscoveryFailed, "no keys: "+errText(set), p.Issuer)
 	}
 	if !slices.Contains(algs, alg) {
@@ -135,7 +136,7 @@ func (v *Verifier) key(ctx context.Context, p policy.Provider, alg, kid string) 
 				return nil, failure.New(failure.ProviderDiscoveryTimeout, "refresh for unknown kid "+kid+": "+err.Error(), p.Issuer)
 			}
 		}
-		if key, _, found = set.lookup(kid); !found {
+		if key, _, found, _ = set.lookup(kid); !found {
 			return nil, failure.New(failure.TokenDecodeFailed, "unknown key id "+kid)
 		}
 	}
