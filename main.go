@@ -45,6 +45,7 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn"
+	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 	"github.com/azure-authenticator/azure-authenticator/controllers"
 	"github.com/azure-authenticator/azure-authenticator/internal/managerns"
@@ -84,6 +85,8 @@ func run() error {
 		trustedProxies       string
 		auditLog             string
 		maxInFlight          int
+		maxConnections       int
+		keyRefresh           time.Duration
 		secretNamespaces     string
 		maxStaleness         time.Duration
 	)
@@ -107,9 +110,11 @@ func run() error {
 	flag.StringVar(&signingKeySecret, "signing-key-secret", "azure-authenticator-signing-keys", "Secret ([namespace/]name; default namespace: the manager's) holding the access-token signing keys.")
 	flag.StringVar(&trustedProxies, "trusted-proxies", "", "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed. Default none: the client address is the peer address.")
 	flag.StringVar(&auditLog, "audit-log", "-", "Where the audit log (one JSON line per attempt) goes: - for standard output, or a file path (appended).")
-	flag.IntVar(&maxInFlight, "max-in-flight", authn.DefaultMaxInFlight, "Requests the authenticator serves at once; more get 503 with Retry-After.")
+	flag.IntVar(&maxInFlight, "max-in-flight", authn.DefaultMaxInFlight, "Requests the authenticator serves at once; more get 503 with Retry-After. A request takes its slot only once its body (at most 64 KiB, within 2s) has arrived.")
+	flag.IntVar(&maxConnections, "max-connections", authn.DefaultMaxConnections, "Connections the authenticator keeps open at once; connections beyond it are closed as they are accepted.")
+	flag.DurationVar(&keyRefresh, "provider-key-refresh", 5*time.Minute, "How often each provider's signing keys are refreshed (conditional GETs keep it cheap). A key withdrawn by the provider is refused within this plus 3m.")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "", "Comma-separated namespaces whose exposed Secrets are served (the Secret cache is limited to them). Default: all namespaces.")
-	flag.DurationVar(&maxStaleness, "max-staleness", 0, "Answer 503 once this replica has not reached the API server for this long (e.g. 5m). Default 0: keep serving the last known state.")
+	flag.DurationVar(&maxStaleness, "max-staleness", 0, "Answer 503 once this replica's view is older than this: the API server not reached, or an AzureHost/AzureAuthenticator/Namespace watch failing, for that long (e.g. 5m). Default 0: keep serving the last known state.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -144,6 +149,12 @@ func run() error {
 	if err != nil && tlsCertFile == "" {
 		return fmt.Errorf("--tls-secret: %w", err)
 	}
+	if maxInFlight < 1 || maxConnections < 1 {
+		return fmt.Errorf("--max-in-flight and --max-connections must be at least 1")
+	}
+	if keyRefresh < time.Minute {
+		return fmt.Errorf("--provider-key-refresh must be at least 1m, not %s", keyRefresh)
+	}
 	if err := authn.ValidateAccount(account); err != nil {
 		return fmt.Errorf("--account: %w", err)
 	}
@@ -160,6 +171,9 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("failed to load a kubeconfig: %w", err)
 	}
+	// Every informer's list/watch errors are tracked: the index's count
+	// towards --max-staleness, the Secrets' towards their namespace only.
+	watchHealth := authn.NewWatchHealth(ctrl.Log.WithName("watch-health"), nil)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsOpts,
@@ -170,7 +184,7 @@ func run() error {
 		LeaderElectionReleaseOnCancel: true, // safe: the process exits right after Start returns
 		// Reading a type nobody watches must fail loudly, not start a
 		// cluster-wide informer behind our back.
-		Cache: cache.Options{ReaderFailOnMissingInformer: true},
+		Cache: watchHealth.CacheOptions(cache.Options{ReaderFailOnMissingInformer: true}),
 	})
 	if err != nil {
 		return fmt.Errorf("failed to create the manager: %w", err)
@@ -182,14 +196,15 @@ func run() error {
 		TLSCertFile: tlsCertFile, TLSKeyFile: tlsKeyFile, TLSSecretNamespace: tlsNS, TLSSecretName: tlsName,
 		TLSSANs: splitList(tlsSANs), EnableHTTP2: enableHTTP2,
 		SigningKeyNamespace: signingNS, SigningKeyName: signingName,
-		TrustedProxies: proxies, MaxInFlight: maxInFlight, Audit: audit,
+		TrustedProxies: proxies, MaxInFlight: maxInFlight, MaxConnections: maxConnections, Audit: audit,
+		KeySets:          azuread.Options{RefreshInterval: keyRefresh},
 		SecretNamespaces: splitList(secretNamespaces), MaxStaleness: maxStaleness,
 	})
 	if err != nil {
 		return err
 	}
 	if err := controllers.SetupWithManager(mgr, index, controllers.Options{
-		ProviderHealth: authnParts.Keys.Health, SecretNamespaces: splitList(secretNamespaces),
+		ProviderHealth: authnParts.Keys.Health, SecretNamespaces: splitList(secretNamespaces), SecretsHealth: authnParts.Secrets,
 	}); err != nil {
 		return err
 	}

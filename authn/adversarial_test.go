@@ -241,10 +241,10 @@ func TestUnknownAccountUnknownServiceAndDisabledAuthenticatorAreGeneric401s(t *t
 	f := newFixture(t)
 	f.host("app", rgSpec("rg-apps"))
 	token := azure.Token(f.vm("rg-apps", "vm-1"), azuretest.TokenOptions{})
-	expectFailure(t, authenticate(t, f.service, "other-account", f.login("app"), token), http.StatusUnauthorized, unauthorized, f.login("app"), "AZAUTH008E")
+	expectFailure(t, authenticate(t, f.service, "other-account", f.login("app"), token), http.StatusUnauthorized, unauthorized, f.login("app"), "CONJ00008E")
 	expectFailure(t, authenticate(t, "unknown-svc", account, f.login("app"), token), http.StatusUnauthorized, unauthorized, f.login("app"), "CONJ00005E")
 	updateAuthenticator(t, f, func(a *authnv1alpha1.AzureAuthenticator) { a.Spec.Enabled = ptr.To(false) })
-	expectFailure(t, authenticate(t, f.service, account, f.login("app"), token), http.StatusUnauthorized, unauthorized, f.login("app"), "AZAUTH006E")
+	expectFailure(t, authenticate(t, f.service, account, f.login("app"), token), http.StatusUnauthorized, unauthorized, f.login("app"), "CONJ00004E")
 }
 
 // The enumeration property: with a garbage token, or with a valid token

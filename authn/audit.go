@@ -45,8 +45,9 @@ func NewAuditor(w io.Writer, now func() time.Time) *Auditor {
 // AuditEvent is one audit line.
 type AuditEvent struct {
 	Time      string `json:"time"`
-	Operation string `json:"operation"` // authenticate, validate-status, fetch, identity-check
-	Result    string `json:"result"`    // success or failure
+	RequestID string `json:"request_id,omitempty"` // also the response's X-Request-Id
+	Operation string `json:"operation"`            // authenticate, validate-status, fetch, identity-check, jwks, other
+	Result    string `json:"result"`               // success or failure
 	Service   string `json:"service,omitempty"`
 	Account   string `json:"account,omitempty"`
 	Host      string `json:"host,omitempty"`

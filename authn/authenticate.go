@@ -17,15 +17,13 @@ limitations under the License.
 package authn
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -54,7 +52,7 @@ import (
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, account, loginSeg string) {
 	start := s.cfg.Now()
 	ip := clientIP(r, s.cfg.TrustedProxies)
-	ev := AuditEvent{Operation: "authenticate", Service: service, Account: account, ClientIP: ip.String()}
+	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: "authenticate", Service: service, Account: account, ClientIP: addrText(ip)}
 	login, loginErr := url.PathUnescape(loginSeg) // exactly once: host%2Fns%2Fname
 	if loginErr == nil {
 		ev.Host = login
@@ -69,7 +67,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, a
 		}
 		authentications.WithLabelValues(label, "failure", string(e.Code)).Inc()
 		authenticationDuration.WithLabelValues("failure").Observe(time.Since(start).Seconds())
-		writeFailure(w, e)
+		writeFailure(w, e, failure.Authenticate)
 	}
 	if e := s.decidable(); e != nil {
 		fail(e)
@@ -93,10 +91,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, a
 	case !ok:
 		early = failure.New(failure.WebserviceNotFound, "", "conjur/authn-azure/"+service)
 	case !auth.Enabled:
-		early = failure.New(failure.AuthenticatorDisabled, "", service)
+		early = failure.New(failure.AuthenticatorDisabled, "", "authn-azure/"+service)
 	}
 	if early != nil {
-		dummyVerify(jwt)
+		azuread.DummyVerify(r.Context(), jwt)
 		fail(early)
 		return
 	}
@@ -218,8 +216,12 @@ func readJWT(r *http.Request) (string, *failure.Error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var nerr net.Error
+		switch {
+		case errors.As(err, &tooBig):
 			return "", failure.New(failure.BodyTooLarge, "body over the limit")
+		case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &nerr) && nerr.Timeout():
+			return "", failure.New(failure.BodyTimeout, "body not received within "+BodyReadTimeout.String())
 		}
 		return "", failure.New(failure.MissingRequestParam, "cannot read the body: "+err.Error(), "jwt")
 	}
@@ -248,24 +250,4 @@ func parseLogin(login string, unescapeErr error) (policy.HostID, bool) {
 		return policy.HostID{}, false
 	}
 	return policy.HostID{Namespace: parts[0], Name: parts[1]}, true
-}
-
-// dummyKey and dummySignature let an unknown or disabled service cost the
-// same RS256 verification as a real one.
-var (
-	dummyKey       = mustRSAKey()
-	dummySignature = make([]byte, 256)
-)
-
-func mustRSAKey() *rsa.PublicKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return &k.PublicKey
-}
-
-func dummyVerify(jwt string) {
-	sum := sha256.Sum256([]byte(jwt))
-	_ = rsa.VerifyPKCS1v15(dummyKey, crypto.SHA256, sum[:], dummySignature)
 }

@@ -17,7 +17,6 @@ limitations under the License.
 package authn
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -25,38 +24,58 @@ import (
 
 // clientIP is the caller's address: the peer, unless the peer is a trusted
 // proxy, in which case X-Forwarded-For is read from the right and the first
-// address not in a trusted proxy CIDR is the client. Addresses a client
-// wrote to the left of that are never believed.
+// hop not in a trusted proxy CIDR is the client. Addresses a client wrote to
+// the left of that are never believed.
+//
+// Behind a trusted proxy the answer is either that hop or the invalid
+// (unknown) address, which matches no CIDR: a hop that does not parse, or
+// a chain of trusted proxies only, never falls back to a proxy's own
+// address, since hosts whose allowedCIDRs cover the proxies' subnet would
+// then be open to anyone behind them.
 func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
+	peer, ok := parseHop(r.RemoteAddr)
+	if !ok {
 		return netip.Addr{}
 	}
-	peer = peer.Unmap()
 	if !inAny(peer, trusted) {
 		return peer
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	client := peer
 	for i := len(hops) - 1; i >= 0; i-- {
 		hop := strings.TrimSpace(hops[i])
 		if hop == "" {
 			continue
 		}
-		addr, err := netip.ParseAddr(hop)
-		if err != nil {
-			return client // a malformed hop: stop at the last address we trust
+		addr, ok := parseHop(hop)
+		if !ok {
+			return netip.Addr{}
 		}
-		client = addr.Unmap()
-		if !inAny(client, trusted) {
-			return client
+		if !inAny(addr, trusted) {
+			return addr
 		}
 	}
-	return client
+	return netip.Addr{}
+}
+
+// parseHop reads one address as proxies write it: "ip", "ip:port" (Azure
+// Application Gateway) or "[ipv6]:port". Zones are refused: they name no
+// address a CIDR could hold.
+func parseHop(hop string) (netip.Addr, bool) {
+	if addr, err := netip.ParseAddr(hop); err == nil {
+		return addr.Unmap(), addr.Zone() == ""
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr().Unmap(), ap.Addr().Zone() == ""
+	}
+	return netip.Addr{}, false
+}
+
+// addrText is how an address appears in audit lines and /whoami.
+func addrText(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return "unknown"
+	}
+	return ip.String()
 }
 
 func inAny(ip netip.Addr, prefixes []netip.Prefix) bool {

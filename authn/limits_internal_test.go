@@ -17,7 +17,10 @@ limitations under the License.
 package authn
 
 import (
+	"bytes"
 	"crypto/tls"
+	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -25,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -35,10 +39,11 @@ import (
 )
 
 func TestRequestsOverTheInFlightCapGet503WithRetryAfter(t *testing.T) {
+	var audit bytes.Buffer
 	s, err := NewServer(Config{
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
 		Account:        "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 2,
-		Keys: azuread.NewKeySets(azuread.Options{}),
+		Keys: azuread.NewKeySets(azuread.Options{}), Auditor: NewAuditor(&audit, nil),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +51,25 @@ func TestRequestsOverTheInFlightCapGet503WithRetryAfter(t *testing.T) {
 	// Two requests in flight hold both slots.
 	s.inFlight <- struct{}{}
 	s.inFlight <- struct{}{}
+	overloaded := rejectedRequests.WithLabelValues("overloaded")
+	before := testutil.ToFloat64(overloaded)
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/authn-azure/prod/default/host%2Fa%2Fb/authenticate", strings.NewReader("jwt=secret-token-text")))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "AZAUTH010E") {
 		t.Fatalf("over the cap: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	if got := testutil.ToFloat64(overloaded) - before; got != 1 {
+		t.Fatalf("overloaded counter moved by %v, want 1", got)
+	}
+	var e AuditEvent
+	if err := json.Unmarshal(bytes.TrimSpace(audit.Bytes()), &e); err != nil {
+		t.Fatalf("audit %q: %v", audit.String(), err)
+	}
+	if e.Operation != "authenticate" || e.Code != "AZAUTH010E" || e.Result != "failure" || e.RequestID != rec.Header().Get(RequestIDHeader) {
+		t.Fatalf("audit line %+v for an overloaded request", e)
+	}
+	if strings.Contains(audit.String(), "secret-token-text") {
+		t.Fatal("the request body reached the audit log")
 	}
 	<-s.inFlight
 	rec = httptest.NewRecorder()
@@ -81,17 +101,30 @@ func TestClientIPBelievesOnlyTrustedProxies(t *testing.T) {
 		{"an untrusted peer's header is ignored", "192.0.2.1:1234", "203.0.113.9", "192.0.2.1"},
 		{"a trusted proxy: the rightmost untrusted address", "10.0.0.5:1234", "198.51.100.1, 203.0.113.9, 10.0.0.7", "203.0.113.9"},
 		{"a client cannot prepend its way in", "10.0.0.5:1234", "127.0.0.1, 203.0.113.9", "203.0.113.9"},
-		{"only proxies: the leftmost", "10.0.0.5:1234", "10.1.1.1", "10.1.1.1"},
-		{"a malformed hop stops the walk", "10.0.0.5:1234", "203.0.113.9, bogus", "10.0.0.5"},
+		{"ip:port, as Application Gateway writes it", "10.0.0.5:1234", "203.0.113.9:50123", "203.0.113.9"},
+		{"[ipv6]:port", "10.0.0.5:1234", "[2001:db8::1]:443", "2001:db8::1"},
+		{"a mapped IPv4 hop is IPv4", "10.0.0.5:1234", "::ffff:203.0.113.9", "203.0.113.9"},
+		{"header lines are one list", "10.0.0.5:1234", "203.0.113.9\n10.0.0.7", "203.0.113.9"},
+		// Never the proxy's own address: that would open hosts whose CIDRs
+		// cover the proxies to anyone behind them.
+		{"only proxies: unknown", "10.0.0.5:1234", "10.1.1.1", "unknown"},
+		{"no header: unknown", "10.0.0.5:1234", "", "unknown"},
+		{"a malformed hop: unknown", "10.0.0.5:1234", "203.0.113.9, bogus", "unknown"},
+		{"the word unknown: unknown", "10.0.0.5:1234", "unknown", "unknown"},
+		{"[ipv6] without a port: unknown", "10.0.0.5:1234", "[2001:db8::1]", "unknown"},
+		{"a zone: unknown", "10.0.0.5:1234", "fe80::1%eth0", "unknown"},
+		{"a port out of range: unknown", "10.0.0.5:1234", "203.0.113.9:99999", "unknown"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.RemoteAddr = tc.peer
-			if tc.xff != "" {
-				r.Header.Set("X-Forwarded-For", tc.xff)
+			for _, line := range strings.Split(tc.xff, "\n") {
+				if line != "" {
+					r.Header.Add("X-Forwarded-For", line)
+				}
 			}
-			if got := clientIP(r, trusted).String(); got != tc.want {
+			if got := addrText(clientIP(r, trusted)); got != tc.want {
 				t.Fatalf("clientIP = %s, want %s", got, tc.want)
 			}
 		})
@@ -189,4 +222,96 @@ func TestMetricsLabelUnknownServicesAsUnknown(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A recovered panic is a bare 500, counted and audited with the request's
+// id, and its body never reaches the audit log.
+func TestPanicsAreAuditedAndCounted(t *testing.T) {
+	var audit bytes.Buffer
+	var logs bytes.Buffer
+	s, err := NewServer(Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
+		Account:        "default", Index: policy.NewIndex(), Signing: oneKey{},
+		Keys: azuread.NewKeySets(azuread.Options{}), Auditor: NewAuditor(&audit, nil),
+		Log: funcr.New(func(prefix, args string) { logs.WriteString(args) }, funcr.Options{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.limit(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	panics := rejectedRequests.WithLabelValues("panic")
+	before := testutil.ToFloat64(panics)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/secrets/default/variable/x", strings.NewReader("body-text")))
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "boom") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if got := testutil.ToFloat64(panics) - before; got != 1 {
+		t.Fatalf("panic counter moved by %v, want 1", got)
+	}
+	var e AuditEvent
+	if err := json.Unmarshal(bytes.TrimSpace(audit.Bytes()), &e); err != nil {
+		t.Fatalf("audit %q: %v", audit.String(), err)
+	}
+	if e.Operation != "fetch" || e.Code != "AZAUTH017E" || e.RequestID == "" || e.RequestID != rec.Header().Get(RequestIDHeader) {
+		t.Fatalf("audit line %+v for a panic", e)
+	}
+	if strings.Contains(audit.String(), "body-text") || strings.Contains(logs.String(), "body-text") {
+		t.Fatal("the request body was logged")
+	}
+	if !strings.Contains(logs.String(), "boom") {
+		t.Fatalf("the panic is not in the operational log: %s", logs.String())
+	}
+}
+
+// Connections beyond the cap are closed as they are accepted; closing one
+// makes room for the next.
+func TestConnectionsOverTheCapAreClosedAtAccept(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitConnections(inner, 2)
+	t.Cleanup(func() { _ = ln.Close() })
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	rejected := testutil.ToFloat64(connectionsRejected)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	dial()
+	dial()
+	first, second := <-accepted, <-accepted
+	third := dial()
+	// The limiter closes it: the client reads EOF, the server never sees it.
+	_ = third.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := third.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a connection over the cap was kept open")
+	}
+	if got := testutil.ToFloat64(connectionsRejected) - rejected; got != 1 {
+		t.Fatalf("rejected counter moved by %v, want 1", got)
+	}
+	_ = first.Close()
+	_ = first.Close() // closing twice frees one slot, not two
+	dial()
+	fourth := <-accepted
+	fifth := dial()
+	_ = fifth.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fifth.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a connection over the cap was kept open after one slot was freed")
+	}
+	_, _ = second, fourth
 }

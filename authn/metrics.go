@@ -48,7 +48,22 @@ var (
 
 	viewStaleness = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "azure_authenticator_view_staleness_seconds",
-		Help: "Seconds since this replica last reached the API server; its index and Secrets may be that old.",
+		Help: "How old this replica's view may be: the larger of the time since it last reached the API server and the staleness of the index's informers.",
+	})
+
+	rejectedRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "azure_authenticator_rejected_requests_total",
+		Help: "Requests refused before or around their route, by reason: overloaded (--max-in-flight reached, 503) or panic (recovered, 500).",
+	}, []string{"reason"})
+
+	openConnections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "azure_authenticator_open_connections",
+		Help: "Connections open to the authenticator.",
+	})
+
+	connectionsRejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "azure_authenticator_connections_rejected_total",
+		Help: "Connections closed at accept because --max-connections were open.",
 	})
 
 	indexHosts = prometheus.NewGauge(prometheus.GaugeOpts{
@@ -58,7 +73,8 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(authentications, authenticationDuration, jwksRefreshes, indexHosts, secretFetches, viewStaleness)
+	ctrlmetrics.Registry.MustRegister(authentications, authenticationDuration, jwksRefreshes, indexHosts, secretFetches, viewStaleness,
+		rejectedRequests, openConnections, connectionsRejected)
 }
 
 // RecordJWKSRefresh counts one provider key refresh; pass it as

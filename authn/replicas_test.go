@@ -37,6 +37,7 @@ import (
 
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -58,9 +59,11 @@ func startReplica(t *testing.T) string {
 // startReplicaWith starts a replica whose options mutate may change.
 func startReplicaWith(t *testing.T, mutate func(*authn.Options)) string {
 	t.Helper()
+	watchHealth := authn.NewWatchHealth(ctrl.Log.WithName("watch-health"), nil)
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Cache:      watchHealth.CacheOptions(cache.Options{}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +77,9 @@ func startReplicaWith(t *testing.T, mutate func(*authn.Options)) string {
 		Listener: ln, Account: account, Index: ix,
 		TLSSecretNamespace: "default", TLSSecretName: "authn-test-tls", TLSSANs: []string{"127.0.0.1"},
 		SigningKeyNamespace: "default", SigningKeyName: "authn-test-signing-keys",
-		Audit:   &syncBuffer{},
-		KeySets: azuread.Options{Now: time.Now, DialContext: loopback.DialContext},
+		Audit:       &syncBuffer{},
+		KeySets:     azuread.Options{Now: time.Now, DialContext: loopback.DialContext},
+		WatchHealth: watchHealth,
 	}
 	mutate(&opts)
 	p, err := authn.Setup(mgr, opts)

@@ -32,27 +32,6 @@ const GenericUnauthorizedBody = `{"error":{"code":"unauthorized","message":"CONJ
 // retryAfterSeconds is what a 503 asks the client to wait.
 const retryAfterSeconds = 1
 
-// HTTPStatus maps an audit code to the status a client sees. Everything
-// not listed is 401.
-func HTTPStatus(code failure.Code) int {
-	switch code {
-	case failure.MissingRequestParam, failure.DuplicateRequestParam, failure.MissingQueryParam:
-		return http.StatusBadRequest
-	case failure.BodyTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case failure.RoleNotAuthorizedOnResource:
-		return http.StatusForbidden
-	case failure.NotReady, failure.Overloaded, failure.ViewTooStale:
-		return http.StatusServiceUnavailable
-	case failure.VariableNotFound:
-		return http.StatusNotFound
-	case failure.NotAcceptable:
-		return http.StatusNotAcceptable
-	default:
-		return http.StatusUnauthorized
-	}
-}
-
 // clientCodes are the Conjur error codes of the body, by status.
 var clientCodes = map[int]string{
 	http.StatusBadRequest:            "bad_request",
@@ -60,6 +39,7 @@ var clientCodes = map[int]string{
 	http.StatusForbidden:             "forbidden",
 	http.StatusNotFound:              "not_found",
 	http.StatusMethodNotAllowed:      "method_not_allowed",
+	http.StatusRequestTimeout:        "request_timeout",
 	http.StatusNotAcceptable:         "not_acceptable",
 	http.StatusRequestEntityTooLarge: "payload_too_large",
 	http.StatusServiceUnavailable:    "service_unavailable",
@@ -73,14 +53,34 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// ClientBody is the body a client sees for a failure: the fixed body for
-// every 401; otherwise the code and its message (never the reason).
-func ClientBody(e *failure.Error) (int, string) {
-	status := HTTPStatus(e.Code)
-	if status == http.StatusUnauthorized {
+// ClientBody is the status and body a client sees for a failure on route:
+// the fixed body for every 401; the status route's own error document for
+// its 500s (what is wrong with the service, as Conjur tells it);
+// otherwise the code and its message. Never the reason.
+func ClientBody(e *failure.Error, route failure.Route) (int, string) {
+	status := failure.HTTPStatus(e.Code, route)
+	switch {
+	case status == http.StatusUnauthorized:
 		return status, GenericUnauthorizedBody
+	case route == failure.Status && status == http.StatusInternalServerError:
+		return status, statusError(e)
 	}
 	return status, jsonError(status, string(e.Code)+" "+e.Message)
+}
+
+// statusError renders a failure for the status body: the code, its
+// message and a generic reason (the key sets' reasons carry no URLs or TLS
+// details).
+func statusError(e *failure.Error) string {
+	msg := string(e.Code) + " " + e.Message
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	b, _ := json.Marshal(struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	}{"error", msg})
+	return string(b)
 }
 
 func jsonError(status int, message string) string {
@@ -91,9 +91,9 @@ func jsonError(status int, message string) string {
 	return string(out)
 }
 
-// writeFailure answers with e's status and client body.
-func writeFailure(w http.ResponseWriter, e *failure.Error) {
-	status, body := ClientBody(e)
+// writeFailure answers with e's status and client body on route.
+func writeFailure(w http.ResponseWriter, e *failure.Error, route failure.Route) {
+	status, body := ClientBody(e, route)
 	writeJSONBody(w, status, body)
 }
 

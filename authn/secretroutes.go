@@ -56,6 +56,9 @@ func (s *Server) lookupSecret(c *Caller, id variableID, ok bool) ([]byte, *failu
 		notFound.Reason = "no such variable in the host's namespace"
 		return nil, notFound
 	}
+	if reason := s.cfg.Secrets.Unservable(id.namespace); reason != "" {
+		return nil, failure.New(failure.SecretsUnavailable, reason, id.namespace)
+	}
 	sec, found := s.cfg.Secrets.Get(id.namespace, id.name)
 	if !found {
 		notFound.Reason = "no exposed Secret " + id.namespace + "/" + id.name
@@ -77,13 +80,13 @@ func (s *Server) lookupSecret(c *Caller, id variableID, ok bool) ([]byte, *failu
 // token for the account in the URL.
 func (s *Server) fetchGate(w http.ResponseWriter, r *http.Request, op, account string) (*Caller, func(AuditEvent, *failure.Error)) {
 	ip := clientIP(r, s.cfg.TrustedProxies)
-	ev := AuditEvent{Operation: op, Account: account, ClientIP: ip.String()}
+	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: op, Account: account, ClientIP: addrText(ip)}
 	finish := func(e AuditEvent, f *failure.Error) {
 		result := "success"
 		if f != nil {
 			e.Result, e.Code, e.Reason = "failure", string(f.Code), f.Detail()
-			result = clientCodes[HTTPStatus(f.Code)]
-			writeFailure(w, f)
+			result = clientCodes[failure.HTTPStatus(f.Code, failure.Secrets)]
+			writeFailure(w, f, failure.Secrets)
 		} else {
 			e.Result = "success"
 		}
@@ -106,7 +109,7 @@ func (s *Server) fetchGate(w http.ResponseWriter, r *http.Request, op, account s
 	}
 	ev.Host = caller.Claims.Subject
 	return caller, func(e AuditEvent, f *failure.Error) {
-		e.Operation, e.Account, e.ClientIP, e.Host = ev.Operation, ev.Account, ev.ClientIP, ev.Host
+		e.RequestID, e.Operation, e.Account, e.ClientIP, e.Host = ev.RequestID, ev.Operation, ev.Account, ev.ClientIP, ev.Host
 		finish(e, f)
 	}
 }
@@ -194,7 +197,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	body, _ := json.Marshal(map[string]string{
 		"account":         s.cfg.Account,
 		"username":        caller.Claims.Subject,
-		"client_ip":       caller.ClientIP.String(),
+		"client_ip":       addrText(caller.ClientIP),
 		"token_issued_at": time.Unix(caller.Claims.IssuedAt, 0).UTC().Format("2006-01-02T15:04:05.000-07:00"),
 	})
 	finish(AuditEvent{}, nil)

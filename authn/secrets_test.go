@@ -21,6 +21,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,47 +146,103 @@ func TestDeletingTheSigningKeySecretReplacesEveryKey(t *testing.T) {
 	})
 }
 
+// The serving certificate is a leaf signed by a CA confined to the
+// configured names; clients trust the CA (ca.crt, CertificatePEM), which
+// survives leaf renewals and is replaced only when the names change or it
+// nears expiry. Against a real API server: the Secret's shape, sharing
+// between replicas and the create race.
 func TestServingCertificateFollowsTheConfiguredNames(t *testing.T) {
 	ctx := context.Background()
 	cs := clientset(t)
 	name := fmt.Sprintf("tls-%d", seq.Add(1))
 	t.Cleanup(func() { _ = cs.CoreV1().Secrets("default").Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	// Two replicas racing to create it serve the same CA and leaf.
 	a := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"localhost", "127.0.0.1"}, Log: logr.Discard()}
+	b := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"127.0.0.1", "localhost"}, Log: logr.Discard()}
+	errs := make(chan error, 2)
+	for _, s := range []*servingcert.Source{a, b} {
+		go func() { errs <- s.Sync(ctx) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(a.CertificatePEM()) != string(b.CertificatePEM()) || string(servedLeaf(t, a).Raw) != string(servedLeaf(t, b).Raw) {
+		t.Fatal("two replicas with the same names serve different certificates")
+	}
+	sec, err := cs.CoreV1().Secrets("default").Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec.Type != "kubernetes.io/tls" || len(sec.Data) != 4 || string(sec.Data["ca.crt"]) != string(a.CertificatePEM()) ||
+		len(sec.Data["ca.key"]) == 0 || len(sec.Data["tls.key"]) == 0 || !strings.HasSuffix(string(sec.Data["tls.crt"]), string(sec.Data["ca.crt"])) {
+		t.Fatalf("Secret shape: type %q, %d keys", sec.Type, len(sec.Data))
+	}
+	ca := parseCert(t, a.CertificatePEM())
+	if !ca.IsCA || !ca.MaxPathLenZero || !ca.PermittedDNSDomainsCritical || len(ca.PermittedDNSDomains) != 1 || ca.PermittedDNSDomains[0] != "localhost" ||
+		len(ca.PermittedIPRanges) != 1 || ca.PermittedIPRanges[0].String() != "127.0.0.1/32" {
+		t.Fatalf("CA constraints: %v %v", ca.PermittedDNSDomains, ca.PermittedIPRanges)
+	}
+	leaf := servedLeaf(t, a)
+	if leaf.IsCA || len(leaf.IPAddresses) != 1 || leaf.IPAddresses[0].String() != "127.0.0.1" || len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != "localhost" {
+		t.Fatalf("leaf: IsCA %v, SANs %v %v", leaf.IsCA, leaf.DNSNames, leaf.IPAddresses)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "127.0.0.1", Roots: roots}); err != nil {
+		t.Fatal(err)
+	}
+	// Leaf near expiry: renewed from the same CA.
+	d := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"localhost", "127.0.0.1"}, Log: logr.Discard(),
+		Now: func() time.Time { return time.Now().Add(65 * 24 * time.Hour) }}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if string(servedLeaf(t, d).Raw) == string(leaf.Raw) {
+		t.Fatal("a leaf 25 days from expiry was kept")
+	}
+	if string(d.CertificatePEM()) != string(a.CertificatePEM()) {
+		t.Fatal("renewing the leaf replaced the CA")
+	}
+	// The other replica reloads the renewal.
 	if err := a.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// A second replica serves the same certificate.
-	b := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"127.0.0.1", "localhost"}, Log: logr.Discard()}
-	if err := b.Sync(ctx); err != nil {
-		t.Fatal(err)
+	if string(servedLeaf(t, a).Raw) != string(servedLeaf(t, d).Raw) {
+		t.Fatal("a replica did not reload the renewed leaf")
 	}
-	if string(a.CertificatePEM()) != string(b.CertificatePEM()) {
-		t.Fatal("two replicas with the same names serve different certificates")
-	}
-	cert := parseCert(t, a.CertificatePEM())
-	if len(cert.IPAddresses) != 1 || cert.IPAddresses[0].String() != "127.0.0.1" || len(cert.DNSNames) != 1 || cert.DNSNames[0] != "localhost" {
-		t.Fatalf("SANs: %v %v", cert.DNSNames, cert.IPAddresses)
-	}
-	// New names: regenerated.
+	// New names: a new CA, confined to them.
 	c := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"authn.example.internal", "::1"}, Log: logr.Discard()}
 	if err := c.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := parseCert(t, c.CertificatePEM()); len(got.DNSNames) != 1 || got.DNSNames[0] != "authn.example.internal" || got.IPAddresses[0].String() != "::1" {
-		t.Fatalf("after a name change: %v %v", got.DNSNames, got.IPAddresses)
+	if string(c.CertificatePEM()) == string(a.CertificatePEM()) {
+		t.Fatal("a name change kept the CA")
 	}
-	// Expiry near: regenerated.
-	d := &servingcert.Source{Client: cs, Namespace: "default", Name: name, SANs: []string{"authn.example.internal", "::1"}, Log: logr.Discard(),
-		Now: func() time.Time { return time.Now().Add(340 * 24 * time.Hour) }}
-	if err := d.Sync(ctx); err != nil {
-		t.Fatal(err)
+	if got := parseCert(t, c.CertificatePEM()); len(got.PermittedDNSDomains) != 1 || got.PermittedDNSDomains[0] != "authn.example.internal" ||
+		len(got.PermittedIPRanges) != 1 || got.PermittedIPRanges[0].String() != "::1/128" {
+		t.Fatalf("after a name change: %v %v", got.PermittedDNSDomains, got.PermittedIPRanges)
 	}
-	if string(d.CertificatePEM()) == string(c.CertificatePEM()) {
-		t.Fatal("a certificate 25 days from expiry was kept")
+	if got := servedLeaf(t, c); len(got.DNSNames) != 1 || got.DNSNames[0] != "authn.example.internal" || len(got.IPAddresses) != 1 || got.IPAddresses[0].String() != "::1" {
+		t.Fatalf("leaf after a name change: %v %v", got.DNSNames, got.IPAddresses)
 	}
 	if _, err := cs.CoreV1().Secrets("default").Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		t.Fatal("secret missing")
 	}
+}
+
+func servedLeaf(t *testing.T, s *servingcert.Source) *x509.Certificate {
+	t.Helper()
+	c, err := s.GetCertificate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf
 }
 
 func parseCert(t *testing.T, p []byte) *x509.Certificate {

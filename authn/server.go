@@ -29,6 +29,7 @@ limitations under the License.
 package authn
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -38,6 +39,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -60,8 +63,15 @@ const (
 	WriteTimeout      = 20 * time.Second
 	IdleTimeout       = 60 * time.Second
 	ShutdownTimeout   = 10 * time.Second
+	// BodyReadTimeout bounds reading a request body, before the request
+	// takes an in-flight slot: a client that withholds its body holds a
+	// connection, never a slot.
+	BodyReadTimeout = 2 * time.Second
 	// DefaultMaxInFlight caps concurrent requests; over it: 503.
 	DefaultMaxInFlight = 256
+	// DefaultMaxConnections caps open connections; excess connections are
+	// closed as they are accepted.
+	DefaultMaxConnections = 1024
 	// MinAccessTokenLifetime: an Azure token that expires sooner than this
 	// gets no access token.
 	MinAccessTokenLifetime = 30 * time.Second
@@ -93,6 +103,8 @@ type Config struct {
 	Log            logr.Logger
 	Now            func() time.Time
 	MaxInFlight    int
+	// MaxConnections caps open connections [DefaultMaxConnections].
+	MaxConnections int
 	// Staleness reports how old this replica's view may be; with
 	// MaxStaleness > 0 the server answers 503 beyond it. Nil: never stale.
 	Staleness    func() time.Duration
@@ -129,6 +141,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = DefaultMaxConnections
 	}
 	s := &Server{
 		cfg:      cfg,
@@ -177,19 +192,19 @@ func (s *Server) Ready() error {
 	return nil
 }
 
-// decidable reports whether requests can be decided: the index and the
-// Secrets have synced, the signing keys are loaded, and the view is not
-// older than MaxStaleness. Until then every request gets 503.
+// decidable reports whether requests can be decided: the index has
+// synced, the signing keys are loaded, and the view is not older than
+// MaxStaleness. Until then every request gets 503. The exposed Secrets are
+// not part of it: a namespace whose Secrets cannot be listed answers 503
+// for its own secrets only (see lookupSecret), never for authentication.
 func (s *Server) decidable() *failure.Error {
 	switch {
 	case !s.cfg.Index.Synced():
 		return failure.New(failure.NotReady, "policy index has not synced yet")
-	case !s.cfg.Secrets.Synced():
-		return failure.New(failure.NotReady, "exposed Secrets have not synced yet")
 	case s.cfg.Signing.Ring() == nil:
 		return failure.New(failure.NotReady, "signing keys not loaded")
 	case s.cfg.MaxStaleness > 0 && s.cfg.Staleness != nil && s.cfg.Staleness() > s.cfg.MaxStaleness:
-		return failure.New(failure.ViewTooStale, "API server last reached "+s.cfg.Staleness().Truncate(time.Second).String()+" ago")
+		return failure.New(failure.ViewTooStale, "view is "+s.cfg.Staleness().Truncate(time.Second).String()+" old (API server contact or an index watch failing)")
 	}
 	return nil
 }
@@ -231,9 +246,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if !s.cfg.EnableHTTP2 {
 		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
-	s.cfg.Log.Info("Serving the Azure authenticator", "address", ln.Addr().String(), "account", s.cfg.Account)
+	s.cfg.Log.Info("Serving the Azure authenticator", "address", ln.Addr().String(), "account", s.cfg.Account,
+		"maxConnections", s.cfg.MaxConnections, "maxInFlight", s.cfg.MaxInFlight)
 	errs := make(chan error, 1)
-	go func() { errs <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	go func() { errs <- srv.Serve(tls.NewListener(limitConnections(ln, s.cfg.MaxConnections), srv.TLSConfig)) }()
 	s.started.Store(true)
 	defer s.started.Store(false)
 	select {
@@ -249,18 +265,24 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// limit caps requests in flight (503 over the cap), bounds bodies, keeps
-// responses out of caches and turns a panic into a bare 500.
+// limit gives every request an id, reads its bounded body under a deadline
+// of its own, and only then takes an in-flight slot (503 over the cap): a
+// client that withholds its body holds a connection, never a slot. A panic
+// becomes a bare 500. Both refusals are audited and counted.
 func (s *Server) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
+		id := newRequestID()
+		h.Set(RequestIDHeader, id)
+		r = r.WithContext(withRequestID(r.Context(), id))
+		r.Body = s.readBody(w, r)
 		select {
 		case s.inFlight <- struct{}{}:
 			defer func() { <-s.inFlight }()
 		default:
-			writeFailure(w, failure.New(failure.Overloaded, ""))
+			s.refuse(w, r, "overloaded", failure.New(failure.Overloaded, "all "+strconv.Itoa(s.cfg.MaxInFlight)+" in-flight slots taken"))
 			return
 		}
 		defer func() {
@@ -268,13 +290,59 @@ func (s *Server) limit(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.cfg.Log.Error(fmt.Errorf("%v", p), "Panic while serving a request", "path", r.URL.Path)
-				writeJSONBody(w, http.StatusInternalServerError, jsonError(http.StatusInternalServerError, "internal error"))
+				// The panic value and stack go to the operational log, the
+				// request only by route and id (no body, no headers).
+				s.cfg.Log.Error(fmt.Errorf("%v", p), "Panic while serving a request", "operation", operationOf(r), "requestID", id,
+					"stack", string(debug.Stack()))
+				s.refuse(w, r, "panic", failure.New(failure.Internal, "panic while serving the request"))
 			}
 		}()
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r = r.WithContext(azuread.WithWaitHook(r.Context(), s.releaseWhileWaiting))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// releaseWhileWaiting gives the request's in-flight slot back while it
+// waits for a provider key fetch (idle time, bounded by the fetch
+// timeout), so callers queued on one slow fetch cannot starve the server;
+// resume takes a slot again, waiting for one if need be.
+func (s *Server) releaseWhileWaiting() (resume func()) {
+	<-s.inFlight
+	return func() { s.inFlight <- struct{}{} }
+}
+
+// readBody reads the request body, at most MaxBodyBytes, within
+// BodyReadTimeout, and returns a reader that replays it, or that fails as
+// the read did (too large, too slow) for the route to answer.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) io.ReadCloser {
+	if r.Body == nil || r.Body == http.NoBody {
+		return http.NoBody
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(BodyReadTimeout)) // unsupported only on test recorders
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		// The deadline stays: net/http drains an unread body before it
+		// answers, and must not wait for a client that withholds it.
+		return io.NopCloser(failingReader{err})
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+	return io.NopCloser(bytes.NewReader(body))
+}
+
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+// refuse answers a request refused before or around its route (overload,
+// panic) with e, audits it under the route's operation and counts it.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, reason string, e *failure.Error) {
+	rejectedRequests.WithLabelValues(reason).Inc()
+	s.cfg.Auditor.Record(AuditEvent{
+		RequestID: requestIDOf(r.Context()), Operation: operationOf(r), Result: "failure",
+		ClientIP: addrText(clientIP(r, s.cfg.TrustedProxies)), Code: string(e.Code), Reason: e.Detail(),
+	})
+	writeFailure(w, e, failure.Authenticate)
 }
 
 // route dispatches on the escaped path, so that an escaped slash in the

@@ -26,7 +26,6 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -60,12 +59,21 @@ type Options struct {
 
 	TrustedProxies []netip.Prefix
 	MaxInFlight    int
-	// SecretNamespaces limits the exposed-Secret cache (all when empty).
+	// MaxConnections caps open connections [DefaultMaxConnections].
+	MaxConnections int
+	// SecretNamespaces limits the exposed Secrets served (all when empty);
+	// each listed namespace has its own informer and health.
 	SecretNamespaces []string
-	// MaxStaleness: answer 503 once the API server has not been reached
-	// for that long (0: serve the last state however old).
+	// MaxStaleness: answer 503 once the view is older than that: the API
+	// server not reached, or an index informer failing, for that long (0:
+	// serve the last state however old).
 	MaxStaleness time.Duration
-	Audit        io.Writer
+	// WatchHealth tracks the manager cache's informers: build the manager's
+	// cache options with its CacheOptions so that the index's informers
+	// count towards MaxStaleness. Nil: a tracker of the Secret informers
+	// only, and the view's staleness is the API contact alone.
+	WatchHealth *WatchHealth
+	Audit       io.Writer
 	// KeySets tunes provider key fetching (tests: a loopback dialer).
 	KeySets azuread.Options
 	Now     func() time.Time
@@ -79,10 +87,11 @@ type Components struct {
 	ServingCert *servingcert.Source // nil with certificate files
 	Secrets     *secrets.Store
 	Contact     *ContactTracker
+	Health      *WatchHealth
 }
 
 // Setup adds the authenticator to the manager: the HTTPS server, provider
-// key sets, signing keys, serving certificate, exposed-Secret cache and API
+// key sets, signing keys, serving certificate, exposed-Secret feed and API
 // contact tracker on every replica, and the signing-key rotator on the
 // leader.
 func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
@@ -132,25 +141,17 @@ func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
 		getCert, certLoaded = c.ServingCert.GetCertificate, c.ServingCert.Loaded
 	}
 
-	// Exposed Secrets come from a cache of their own, label-selected, so
-	// the manager never holds other Secrets in memory.
-	secretOpts := SecretCacheOptions(o.SecretNamespaces)
-	secretOpts.Scheme = mgr.GetScheme()
-	secretOpts.Mapper = mgr.GetRESTMapper()
-	secretCache, err := cache.New(mgr.GetConfig(), secretOpts)
-	if err != nil {
-		return nil, fmt.Errorf("failed to build the Secret cache: %w", err)
+	c.Health = o.WatchHealth
+	if c.Health == nil {
+		c.Health = NewWatchHealth(log.WithName("watch-health"), nil)
 	}
-	if err := mgr.Add(secretCache); err != nil {
-		return nil, err
-	}
-	c.Secrets = secrets.NewStore()
-	c.Contact = &ContactTracker{Discovery: clientset.Discovery(), Now: o.Now, Log: log.WithName("api-contact")}
+	c.Secrets = secrets.NewStore(o.SecretNamespaces...)
+	c.Contact = &ContactTracker{Discovery: clientset.Discovery(), Now: o.Now, Log: log.WithName("api-contact"), Informers: c.Health}
 
 	c.Server, err = NewServer(Config{
 		Addr: o.Addr, Listener: o.Listener, GetCertificate: getCert, CertificateLoaded: certLoaded, EnableHTTP2: o.EnableHTTP2,
 		Account: o.Account, TrustedProxies: o.TrustedProxies, Index: o.Index, Keys: c.Keys,
-		Signing: c.SigningKeys, Secrets: c.Secrets, Auditor: NewAuditor(o.Audit, o.Now), Log: log, Now: o.Now, MaxInFlight: o.MaxInFlight,
+		Signing: c.SigningKeys, Secrets: c.Secrets, Auditor: NewAuditor(o.Audit, o.Now), Log: log, Now: o.Now, MaxInFlight: o.MaxInFlight, MaxConnections: o.MaxConnections,
 		Staleness: c.Contact.Staleness, MaxStaleness: o.MaxStaleness,
 	})
 	if err != nil {
@@ -158,7 +159,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
 	}
 
 	runnables := []manager.Runnable{c.SigningKeys, &signingkeys.Rotator{Store: c.SigningKeys}, &ProviderSync{Index: o.Index, Keys: c.Keys},
-		&SecretFeeder{Cache: secretCache, Store: c.Secrets}, c.Contact}
+		&SecretFeeder{Client: clientset, Store: c.Secrets, Health: c.Health, Log: log.WithName("secrets")}, c.Contact}
 	if c.ServingCert != nil {
 		// The certificate must exist before the server accepts connections.
 		runnables = append(runnables, c.ServingCert)

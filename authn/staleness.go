@@ -25,18 +25,31 @@ import (
 	"k8s.io/client-go/discovery"
 )
 
-// ContactTracker measures how stale this replica's view may be: the time
-// since it last reached the API server. Informers give no such signal, so
-// it asks the API server for its version (readable by everyone, cheap)
-// every Every; never per request. A replica cut off keeps serving its last
-// state, reports its staleness (metric, log, readyz with MaxStaleness) and,
-// with MaxStaleness set, answers 503 once the view is older than that.
+// ContactTracker measures how stale this replica's view may be: the larger
+// of the time since it last reached the API server and the staleness of
+// the index's informers (Informers). The two fail differently: a replica
+// cut off from the API server notices nothing from its informers until
+// their watches time out, so it asks the API server for its version
+// (readable by everyone, cheap) every Every, never per request; a watch
+// that fails on its own (its RBAC removed) leaves /version reachable, so
+// the informers' own health counts too. A stale replica keeps serving its
+// last state, reports its staleness (metrics, log, readyz with
+// MaxStaleness) and, with MaxStaleness set, answers 503 once the view is
+// older than that.
+//
+// The Secret informers are tracked in Informers as well but do not count:
+// a namespace whose Secrets cannot be listed answers 503 for its own
+// Secrets at once (secrets.Store), and must not turn authentication away
+// for every namespace.
 type ContactTracker struct {
 	Discovery discovery.ServerVersionInterface
 	Every     time.Duration // [1s]
 	Timeout   time.Duration // [2s]
 	Now       func() time.Time
 	Log       logr.Logger
+	// Informers, when set, track the informers; those registered as view
+	// informers count towards Staleness, and all are published each Every.
+	Informers *WatchHealth
 
 	last atomic.Int64 // unix nanos of the last successful contact
 }
@@ -44,9 +57,19 @@ type ContactTracker struct {
 // NeedLeaderElection is false: every replica has its own view.
 func (t *ContactTracker) NeedLeaderElection() bool { return false }
 
-// Staleness is the time since the last successful contact; before the
-// first attempt it is zero (startup is gated by the index sync instead).
+// Staleness is how old the view may be: the larger of the time since the
+// last successful contact and the index's informers' staleness. Before the
+// first attempt the contact part is zero (startup is gated by the index
+// sync instead).
 func (t *ContactTracker) Staleness() time.Duration {
+	s := t.contactAge()
+	if t.Informers != nil {
+		s = max(s, t.Informers.ViewStaleness())
+	}
+	return s
+}
+
+func (t *ContactTracker) contactAge() time.Duration {
 	last := t.last.Load()
 	if last == 0 {
 		return 0
@@ -95,9 +118,11 @@ func (t *ContactTracker) Start(ctx context.Context) error {
 				warned = false
 			}
 		}
-		stale := t.Staleness()
-		viewStaleness.Set(stale.Seconds())
-		if err != nil && stale > 10*time.Second && !warned {
+		if t.Informers != nil {
+			t.Informers.Publish()
+		}
+		viewStaleness.Set(t.Staleness().Seconds())
+		if stale := t.contactAge(); err != nil && stale > 10*time.Second && !warned {
 			t.Log.Info("Cannot reach the API server: serving the last known state", "staleness", stale.String(), "error", err.Error())
 			warned = true
 		}

@@ -17,7 +17,6 @@ limitations under the License.
 package authn
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -76,15 +75,14 @@ func (s *Server) CheckAccessToken(r *http.Request, ip netip.Addr) (*Caller, *fai
 // cached state only: it never triggers discovery.
 func (s *Server) status(w http.ResponseWriter, r *http.Request, service, account string) {
 	ip := clientIP(r, s.cfg.TrustedProxies)
-	ev := AuditEvent{Operation: "validate-status", Service: service, Account: account, ClientIP: ip.String()}
-	fail := func(e *failure.Error, status int, body string) {
+	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: "validate-status", Service: service, Account: account, ClientIP: addrText(ip)}
+	fail := func(e *failure.Error) {
 		ev.Result, ev.Code, ev.Reason = "failure", string(e.Code), e.Detail()
 		s.cfg.Auditor.Record(ev)
-		writeJSONBody(w, status, body)
+		writeFailure(w, e, failure.Status)
 	}
 	if e := s.decidable(); e != nil {
-		status, body := ClientBody(e)
-		fail(e, status, body)
+		fail(e)
 		return
 	}
 	caller, ferr := s.CheckAccessToken(r, ip)
@@ -92,38 +90,32 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, service, account
 		ferr = failure.New(failure.AccessTokenInvalid, "token is for another account")
 	}
 	if ferr != nil {
-		status, body := ClientBody(ferr)
-		fail(ferr, status, body)
+		fail(ferr)
 		return
 	}
 	ev.Host = caller.Claims.Subject
-	id := caller.Host.ID
-	d := s.cfg.Index.Decide(service, id)
-	if d.Authenticator == nil {
-		e := failure.New(failure.WebserviceNotFound, "", "conjur/authn-azure/"+service)
-		fail(e, http.StatusNotFound, jsonError(http.StatusNotFound, string(e.Code)+" "+e.Message))
-		return
+	d := s.cfg.Index.Decide(service, caller.Host.ID)
+	switch {
+	case d.Authenticator == nil:
+		fail(failure.New(failure.WebserviceNotFound, "", "conjur/authn-azure/"+service))
+	case !d.Admitted && d.Authenticator.Enabled:
+		fail(failure.New(failure.RoleNotAuthorizedOnResource, "", caller.Claims.Subject, "authenticate", s.cfg.Account+":webservice:conjur/authn-azure/"+service))
+	default:
+		if problem := s.healthProblem(d.Authenticator); problem != nil {
+			fail(problem)
+			return
+		}
+		ev.Result = "success"
+		s.cfg.Auditor.Record(ev)
+		writeJSONBody(w, http.StatusOK, `{"status":"ok"}`)
 	}
-	if !d.Admitted && d.Authenticator.Enabled {
-		e := failure.New(failure.RoleNotAuthorizedOnResource, "", caller.Claims.Subject, "authenticate", s.cfg.Account+":webservice:conjur/authn-azure/"+service)
-		status, body := ClientBody(e)
-		fail(e, status, body)
-		return
-	}
-	if problem := s.healthProblem(d.Authenticator); problem != nil {
-		fail(problem, http.StatusInternalServerError, statusError(problem))
-		return
-	}
-	ev.Result = "success"
-	s.cfg.Auditor.Record(ev)
-	writeJSONBody(w, http.StatusOK, `{"status":"ok"}`)
 }
 
 // healthProblem is why the authenticator cannot verify tokens now, or nil:
 // it must be enabled and every provider must have usable keys.
 func (s *Server) healthProblem(a *policy.Authenticator) *failure.Error {
 	if !a.Enabled {
-		return failure.New(failure.AuthenticatorDisabled, "", a.ServiceID)
+		return failure.New(failure.AuthenticatorDisabled, "", "authn-azure/"+a.ServiceID)
 	}
 	for i, p := range a.Providers {
 		if h := s.cfg.Keys.Health(p); h.Keys == 0 {
@@ -133,25 +125,11 @@ func (s *Server) healthProblem(a *policy.Authenticator) *failure.Error {
 	return nil
 }
 
-// statusError renders a failure for the status body: the code and a
-// generic reason, without URLs or TLS details.
-func statusError(e *failure.Error) string {
-	msg := string(e.Code) + " " + e.Message
-	if e.Reason != "" {
-		msg += ": " + e.Reason
-	}
-	b, _ := json.Marshal(struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-	}{"error", msg})
-	return string(b)
-}
-
 // jwks implements GET /.well-known/jwks.json.
 func (s *Server) jwks(w http.ResponseWriter) {
 	ring := s.cfg.Signing.Ring()
 	if ring == nil {
-		writeFailure(w, failure.New(failure.NotReady, "signing keys not loaded"))
+		writeFailure(w, failure.New(failure.NotReady, "signing keys not loaded"), failure.Authenticate)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -39,6 +39,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -91,8 +92,12 @@ func runMain(m *testing.M) int {
 	azure = azuretest.NewServer()
 	defer azure.Close()
 
+	// As main.go: the manager cache's informers report their health, so a
+	// failing index watch counts towards --max-staleness.
+	watchHealth := authn.NewWatchHealth(ctrl.Log.WithName("watch-health"), nil)
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Cache: watchHealth.CacheOptions(cache.Options{}),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
@@ -115,7 +120,7 @@ func runMain(m *testing.M) int {
 		Listener: ln, Account: account, Index: index,
 		TLSSecretNamespace: "default", TLSSecretName: "authn-test-tls", TLSSANs: []string{"127.0.0.1"},
 		SigningKeyNamespace: "default", SigningKeyName: "authn-test-signing-keys",
-		Audit: auditLog,
+		Audit: auditLog, WatchHealth: watchHealth,
 		KeySets: azuread.Options{
 			Now:           time.Now,
 			DialContext:   loopback.DialContext, // the server never dials off loopback in tests
@@ -127,6 +132,9 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
+	// Unlike main.go, no SecretsHealth: this manager then leaves the hosts'
+	// SecretsServable condition alone, so that a restricted replica started
+	// by a test (health_e2e_test.go) is the only one writing it.
 	if err := controllers.SetupWithManager(mgr, index, controllers.Options{ProviderHealth: parts.Keys.Health}); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1

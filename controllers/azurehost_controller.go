@@ -42,12 +42,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
@@ -66,7 +68,31 @@ type AzureHostReconciler struct {
 	// SecretNamespaces are the namespaces whose Secrets are served; empty
 	// means all.
 	SecretNamespaces []string
+	// SecretsHealth, when set, decides SecretsServable; nil leaves the
+	// condition alone (see Options.SecretsHealth).
+	SecretsHealth SecretsHealth
 }
+
+// SecretsHealth is this manager's view of whether it can serve each
+// namespace's exposed Secrets (authn/secrets.Store implements it). The
+// leader's view is reported: every replica has the same permissions.
+type SecretsHealth interface {
+	// Servable reports whether the exposed Secrets of namespace are served
+	// now and, when not, why; known is false while the first list is still
+	// loading without error.
+	Servable(namespace string) (ok, known bool, reason string)
+	// OnChange calls fn with a namespace ("" for all of them) whenever its
+	// answer may have changed, until cancel is called; fn must not block.
+	OnChange(fn func(namespace string)) (cancel func())
+}
+
+// ReasonSecretsUnavailable: the host's namespace is served, but the manager
+// cannot list its Secrets now (a missing Role, an API error); secret
+// requests from the namespace get 503 until it can.
+//
+// It belongs with the other reasons in api/v1alpha1; it is here until it
+// moves there.
+const ReasonSecretsUnavailable = "SecretsUnavailable"
 
 // +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts/status,verbs=get;update;patch
@@ -129,7 +155,9 @@ func (r *AzureHostReconciler) desiredStatus(ctx context.Context, host *authnv1al
 	}
 	meta.SetStatusCondition(&status.Conditions, ready)
 	meta.SetStatusCondition(&status.Conditions, sharedIdentityCondition(host))
-	meta.SetStatusCondition(&status.Conditions, r.secretsServableCondition(host))
+	if c, ok := r.secretsServableCondition(host); ok {
+		meta.SetStatusCondition(&status.Conditions, c)
+	}
 	return status, nil
 }
 
@@ -163,17 +191,34 @@ func sharedIdentityCondition(host *authnv1alpha1.AzureHost) metav1.Condition {
 	return c
 }
 
-// secretsServableCondition says whether this host's namespace is one whose
-// exposed Secrets the manager serves (--secret-namespaces).
-func (r *AzureHostReconciler) secretsServableCondition(host *authnv1alpha1.AzureHost) metav1.Condition {
-	c := metav1.Condition{Type: authnv1alpha1.ConditionSecretsServable, ObservedGeneration: host.Generation,
+// secretsServableCondition says whether this manager serves the exposed
+// Secrets of the host's namespace now: outside --secret-namespaces never,
+// inside while it can list them. ok is false when the condition is to be
+// left as it is: without SecretsHealth, and while the namespace's first
+// list is still loading (so a leader's start does not flip every host to
+// False and back).
+func (r *AzureHostReconciler) secretsServableCondition(host *authnv1alpha1.AzureHost) (c metav1.Condition, ok bool) {
+	if r.SecretsHealth == nil {
+		return c, false
+	}
+	c = metav1.Condition{Type: authnv1alpha1.ConditionSecretsServable, ObservedGeneration: host.Generation,
 		Status: metav1.ConditionTrue, Reason: authnv1alpha1.ReasonNamespaceServed,
 		Message: "Exposed Secrets in this namespace can be read by this host"}
 	if len(r.SecretNamespaces) > 0 && !slices.Contains(r.SecretNamespaces, host.Namespace) {
 		c.Status, c.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonNamespaceNotServed
 		c.Message = "The manager serves Secrets only from namespaces " + strings.Join(r.SecretNamespaces, ", ") + " (--secret-namespaces): this host can authenticate but cannot read Secrets"
+		return c, true
 	}
-	return c
+	servable, known, reason := r.SecretsHealth.Servable(host.Namespace)
+	switch {
+	case !known:
+		return c, false
+	case !servable:
+		c.Status, c.Reason = metav1.ConditionFalse, ReasonSecretsUnavailable
+		c.Message = truncate("The manager cannot serve the exposed Secrets of this namespace now (" + reason + "): " +
+			"this host can authenticate, but its secret requests get 503 until the manager may get, list and watch Secrets in this namespace again")
+	}
+	return c, true
 }
 
 func (r *AzureHostReconciler) admittingAuthenticators(ctx context.Context, host *policy.Host) ([]string, error) {
@@ -235,7 +280,7 @@ func (r *AzureHostReconciler) recordTransitions(host *authnv1alpha1.AzureHost, n
 
 // SetupWithManager registers the controller; it runs on the leader only.
 func (r *AzureHostReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("azurehost-status").
 		// Every change to a host, labels included, can change which
 		// authenticators admit it; the status write it causes comes back as
@@ -247,8 +292,29 @@ func (r *AzureHostReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A namespace's labels decide which namespace selectors match its
 		// hosts; only label changes (and creation/deletion) matter.
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.hostsInNamespace),
-			builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		Complete(r)
+			builder.WithPredicates(predicate.LabelChangedPredicate{}))
+	if r.SecretsHealth != nil {
+		// Whether a namespace's Secrets can be listed changes without any
+		// object changing: re-check its hosts when it does.
+		b = b.WatchesRawSource(source.Func(r.watchSecretsHealth))
+	}
+	return b.Complete(r)
+}
+
+// watchSecretsHealth enqueues the hosts of every namespace whose Secrets
+// health changes, until ctx ends.
+func (r *AzureHostReconciler) watchSecretsHealth(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+	cancel := r.SecretsHealth.OnChange(func(namespace string) {
+		var opts []client.ListOption
+		if namespace != "" {
+			opts = append(opts, client.InNamespace(namespace))
+		}
+		for _, req := range r.hostRequests(ctx, opts...) {
+			q.Add(req)
+		}
+	})
+	context.AfterFunc(ctx, cancel)
+	return nil
 }
 
 func (r *AzureHostReconciler) allHosts(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -169,22 +169,3 @@ func TestCompileAuthenticator(t *testing.T) {
 		}
 	})
 }
-
-func TestSecretsServableFollowsSecretNamespaces(t *testing.T) {
-	host := &authnv1alpha1.AzureHost{ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: "app", Generation: 2}}
-	tests := []struct {
-		namespaces []string
-		want       metav1.ConditionStatus
-		reason     string
-	}{
-		{nil, metav1.ConditionTrue, authnv1alpha1.ReasonNamespaceServed},
-		{[]string{"payments", "billing"}, metav1.ConditionTrue, authnv1alpha1.ReasonNamespaceServed},
-		{[]string{"billing"}, metav1.ConditionFalse, authnv1alpha1.ReasonNamespaceNotServed},
-	}
-	for _, tc := range tests {
-		c := (&AzureHostReconciler{SecretNamespaces: tc.namespaces}).secretsServableCondition(host)
-		if c.Status != tc.want || c.Reason != tc.reason || c.ObservedGeneration != 2 {
-			t.Errorf("--secret-namespaces=%v: %+v", tc.namespaces, c)
-		}
-	}
-}

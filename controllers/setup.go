@@ -36,6 +36,11 @@ type Options struct {
 	// SecretNamespaces are the namespaces whose exposed Secrets are served
 	// (all when empty); hosts elsewhere get SecretsServable=False.
 	SecretNamespaces []string
+	// SecretsHealth says whether this manager can serve a namespace's
+	// exposed Secrets now; hosts of a namespace it cannot serve get
+	// SecretsServable=False with the reason. Nil: this manager serves no
+	// Secrets and leaves SecretsServable alone.
+	SecretsHealth SecretsHealth
 }
 
 // SetupWithManager adds everything this package runs to the manager: the
@@ -45,7 +50,8 @@ func SetupWithManager(mgr ctrl.Manager, index *policy.Index, o Options) error {
 		return fmt.Errorf("failed to add the index feeder: %w", err)
 	}
 	recorder := mgr.GetEventRecorder(eventReporter)
-	if err := (&AzureHostReconciler{Client: mgr.GetClient(), Recorder: recorder, SecretNamespaces: o.SecretNamespaces}).SetupWithManager(mgr); err != nil {
+	if err := (&AzureHostReconciler{Client: mgr.GetClient(), Recorder: recorder,
+		SecretNamespaces: o.SecretNamespaces, SecretsHealth: o.SecretsHealth}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the AzureHost status controller: %w", err)
 	}
 	if err := (&AzureAuthenticatorReconciler{Client: mgr.GetClient(), Recorder: recorder, Health: o.ProviderHealth}).SetupWithManager(mgr); err != nil {

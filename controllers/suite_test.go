@@ -49,6 +49,9 @@ var (
 	env   *testenv.Env
 	k8s   client.Client // direct, uncached: what the test sees is what the API server stored
 	index *policy.Index
+	// secretsHealth stands in for the Secret store main.go passes: every
+	// namespace is servable until a test says otherwise.
+	secretsHealth = controllers.NewFakeSecretsHealth()
 )
 
 func TestMain(m *testing.M) {
@@ -113,7 +116,7 @@ func startManager(ix *policy.Index, leaderElection bool) (mgr ctrl.Manager, stop
 	if err != nil {
 		return nil, nil, fmt.Errorf("manager: %w", err)
 	}
-	if err := controllers.SetupWithManager(mgr, ix, controllers.Options{}); err != nil {
+	if err := controllers.SetupWithManager(mgr, ix, controllers.Options{SecretsHealth: secretsHealth}); err != nil {
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -188,7 +188,9 @@ func Verify(keys map[string]ed25519.PublicKey, tokenJSON []byte, now time.Time, 
 // header: Token token="<standard base64 of the token JSON>".
 func FromAuthorization(value string) ([]byte, error) {
 	const prefix = `Token token="`
-	if !strings.HasPrefix(value, prefix) || !strings.HasSuffix(value, `"`) || len(value) > 2*maxTokenBytes {
+	// The length check comes first: `Token token="` alone both starts
+	// with the prefix and ends with its quote.
+	if len(value) < len(prefix)+1 || len(value) > 2*maxTokenBytes || !strings.HasPrefix(value, prefix) || !strings.HasSuffix(value, `"`) {
 		return nil, ErrMalformed
 	}
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value[len(prefix) : len(value)-1]))

@@ -203,3 +203,27 @@ func TestFromAuthorization(t *testing.T) {
 		}
 	}
 }
+
+// Every malformed Authorization value is an error, never a panic: the
+// bare prefix `Token token="` once sliced out of bounds.
+func TestFromAuthorizationRefusesEveryMalformedHeader(t *testing.T) {
+	for _, v := range []string{
+		``, `"`, `Token`, `Token token=`, `Token token="`, `Token token=""`, `Token token="""`,
+		`token token="e30="`, `Token token="e30=`, `Token token='e30='`, `Bearer e30=`,
+		`Token token="!!!"`, `Token token="` + strings.Repeat("A", 2*maxTokenBytes) + `"`,
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("%q: panic %v", v, p)
+				}
+			}()
+			if b, err := FromAuthorization(v); err == nil && len(b) > 0 {
+				t.Errorf("%q accepted as %q", v, b)
+			}
+		}()
+	}
+	if b, err := FromAuthorization(`Token token="e30="`); err != nil || string(b) != "{}" {
+		t.Fatalf("a well-formed header: %q %v", b, err)
+	}
+}

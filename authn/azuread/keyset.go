@@ -19,10 +19,12 @@ limitations under the License.
 // keeps them fresh in the background, and checks a token's header,
 // signature and claims against one AzureAuthenticator.
 //
-// One long-lived key set is kept per provider (issuer + CA bundle); requests
-// never trigger discovery, except the rate-limited synchronous refresh on an
-// unknown key id. It does not know about hosts: matching claims to an
-// AzureHost is policy's job.
+// One long-lived key set is kept per provider (issuer + CA bundle). Requests
+// trigger a fetch only for a provider never fetched yet and, rate-limited,
+// for an unknown key id; they then wait for the one fetch in flight, which
+// runs on its own deadline so that no caller can cancel it for the others.
+// It does not know about hosts: matching claims to an AzureHost is policy's
+// job.
 package azuread
 
 import (
@@ -54,22 +56,36 @@ import (
 
 // Options tune the key sets; zero values take the defaults in brackets.
 type Options struct {
-	// DialContext dials the providers [net.Dialer]. Tests pass a
-	// loopback-only dialer.
+	// DialContext dials the providers, or the proxy [net.Dialer]. Tests
+	// pass a loopback-only dialer.
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
-	// HTTPTimeout bounds one discovery or JWKS request [10s].
+	// Proxy picks the proxy of a discovery or JWKS request
+	// [http.ProxyFromEnvironment]: clusters often reach Entra ID only
+	// through an egress proxy (HTTPS_PROXY, NO_PROXY). It is an option
+	// because Go reads the environment once per process and never proxies
+	// loopback, so tests could not exercise the proxy path otherwise.
+	Proxy func(*http.Request) (*url.URL, error)
+	// HTTPTimeout bounds one whole fetch (discovery and JWKS), and so how
+	// long a request may wait for one [10s].
 	HTTPTimeout time.Duration
-	// RefreshInterval is the background refresh period [1h].
+	// RefreshInterval is the background refresh period [5m]. Short, so a
+	// withdrawn key is refused within RefreshInterval + DropAfter;
+	// conditional GETs keep it cheap.
 	RefreshInterval time.Duration
 	// RetryInterval is the refresh period while a provider fails [30s].
 	RetryInterval time.Duration
-	// ForcedRefreshCooldown is the least time between two refreshes forced
-	// by unknown key ids, per provider [30s]: random kids cannot make us
-	// hammer the provider, nor starve a real rotation.
+	// ForcedRefreshCooldown is the least time between the end of a fetch
+	// that a refresh forced by an unknown key id started or joined and the
+	// next forced refresh, per provider [30s]: random kids cannot make us
+	// hammer the provider, nor starve a real rotation. It counts from the
+	// end of the fetch, whatever its outcome, never from a caller who gave
+	// up; background fetches do not count, so a rotation seen just after
+	// one is still healed in the same request.
 	ForcedRefreshCooldown time.Duration
 	// DropAfter: a cached key is dropped once two successful fetches at
-	// least this far apart both lack it [3m]. Emergency rollovers take
-	// effect within minutes; one flapping response changes nothing.
+	// least this far apart both lack it; the second is scheduled for then
+	// [3m]. Emergency rollovers take effect within minutes; one flapping
+	// response changes nothing.
 	DropAfter time.Duration
 	// OnRefresh is called after every fetch attempt (metrics).
 	OnRefresh func(issuer string, err error)
@@ -82,7 +98,7 @@ func (o *Options) defaults() {
 		o.HTTPTimeout = 10 * time.Second
 	}
 	if o.RefreshInterval == 0 {
-		o.RefreshInterval = time.Hour
+		o.RefreshInterval = 5 * time.Minute
 	}
 	if o.RetryInterval == 0 {
 		o.RetryInterval = 30 * time.Second
@@ -99,12 +115,17 @@ func (o *Options) defaults() {
 	if o.DialContext == nil {
 		o.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
 	}
+	if o.Proxy == nil {
+		o.Proxy = http.ProxyFromEnvironment
+	}
 }
 
 // Limits on what a provider may send us.
 const (
-	maxDocumentBytes = 1 << 20
-	maxKeys          = 100
+	maxDocumentBytes  = 1 << 20
+	maxKeys           = 100
+	maxValidatorBytes = 512      // an ETag or Last-Modified we keep for conditional GETs
+	maxHeaderBytes    = 64 << 10 // all response headers of one reply
 )
 
 // asymmetricAlgs are the only algorithms ever accepted, whatever a
@@ -171,34 +192,39 @@ func (k *KeySets) Sync(providers []policy.Provider) {
 }
 
 // Run refreshes every key set when due, until ctx ends. tick is how often
-// it looks (1s in production keeps new providers prompt).
+// it looks (1s in production keeps new providers prompt). It never waits
+// for a fetch: a slow provider must not delay the others, and each fetch
+// ends on its own within HTTPTimeout, even after ctx ends.
 func (k *KeySets) Run(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		k.mu.Lock()
-		due := make([]*keySet, 0, len(k.sets))
-		for _, s := range k.sets {
-			if s.due(k.opts.Now()) {
-				due = append(due, s)
-			}
-		}
-		k.mu.Unlock()
-		var wg sync.WaitGroup
-		for _, s := range due {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_ = s.refresh(ctx, false)
-			}()
-		}
-		wg.Wait()
+		k.refreshDue()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// refreshDue starts the fetch of every key set that is due and returns
+// the fetches in flight it started or found.
+func (k *KeySets) refreshDue() []*fetchCall {
+	now := k.opts.Now()
+	k.mu.Lock()
+	sets := make([]*keySet, 0, len(k.sets))
+	for _, s := range k.sets {
+		sets = append(sets, s)
+	}
+	k.mu.Unlock()
+	var calls []*fetchCall
+	for _, s := range sets {
+		if c := s.fetchIfDue(now); c != nil {
+			calls = append(calls, c)
+		}
+	}
+	return calls
 }
 
 // ensure returns the provider's key set, creating it (unfetched) when a
@@ -224,22 +250,40 @@ type keySet struct {
 	opts     Options
 	client   *http.Client
 
-	refreshMu sync.Mutex // serializes fetches: one in flight per provider
+	// The last documents with their validators, for conditional GETs.
+	// Only the fetch in flight touches them; fetches are one at a time and
+	// ordered by mu (inflight is set and cleared under it).
+	discoveryDoc, jwksDoc cachedDoc
 
 	mu          sync.RWMutex
 	keys        map[string]*cachedKey
 	algs        []string // allowed: advertised ∩ asymmetricAlgs
 	issuer      string   // as discovered
-	fetches     uint64   // attempts so far; lets a waiting caller see that someone else fetched
-	lastAttempt time.Time
+	inflight    *fetchCall
+	lastAttempt time.Time // when the last fetch ended, whatever its outcome
 	lastSuccess time.Time
 	lastErr     error
-	lastForced  time.Time
+	lastForced  time.Time // when the last fetch a forced refresh needed ended
 }
 
 type cachedKey struct {
 	key          crypto.PublicKey
 	missingSince time.Time // first successful fetch that lacked it; zero if present
+}
+
+// cachedDoc is a document as last served with 200, and its validators.
+type cachedDoc struct {
+	url, etag, lastModified string
+	body                    []byte
+}
+
+// fetchCall is one fetch of a provider's keys, shared by every caller
+// that needs it while it runs. It runs on a context of its own, so no
+// caller can cancel it for the others.
+type fetchCall struct {
+	done   chan struct{}
+	forced bool  // a forced refresh started or joined it; guarded by keySet.mu
+	err    error // the outcome; read only once done is closed
 }
 
 func newKeySet(p policy.Provider, opts Options) (*keySet, error) {
@@ -255,12 +299,14 @@ func newKeySet(p policy.Provider, opts Options) (*keySet, error) {
 		tlsConfig.RootCAs = pool
 	}
 	transport := &http.Transport{
-		DialContext:           opts.DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: opts.HTTPTimeout,
-		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       90 * time.Second,
+		Proxy:                  opts.Proxy,
+		DialContext:            opts.DialContext,
+		TLSClientConfig:        tlsConfig,
+		TLSHandshakeTimeout:    5 * time.Second,
+		ResponseHeaderTimeout:  opts.HTTPTimeout,
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		MaxIdleConnsPerHost:    1,
+		IdleConnTimeout:        90 * time.Second,
 	}
 	return &keySet{
 		provider: p,
@@ -285,9 +331,26 @@ func (s *keySet) health() policy.ProviderHealth {
 	return h
 }
 
+func (s *keySet) lastError() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.lastErr
+}
+
 func (s *keySet) due(now time.Time) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.dueLocked(now)
+}
+
+// dueLocked: never fetched; or the refresh (retry) interval has passed
+// since the last fetch ended; or a key missing from a fetch can now be
+// confirmed missing and dropped, which must not wait for the next
+// interval. A fetch in flight is never due again.
+func (s *keySet) dueLocked(now time.Time) bool {
+	if s.inflight != nil {
+		return false
+	}
 	if s.lastAttempt.IsZero() {
 		return true
 	}
@@ -295,7 +358,18 @@ func (s *keySet) due(now time.Time) bool {
 	if s.lastErr != nil {
 		interval = s.opts.RetryInterval
 	}
-	return now.Sub(s.lastAttempt) >= interval
+	next := s.lastAttempt.Add(interval)
+	for _, k := range s.keys {
+		if k.missingSince.IsZero() {
+			continue
+		}
+		// Only until one fetch ended at or after the drop time: if that
+		// one failed, the retry interval paces the next, not every tick.
+		if dropAt := k.missingSince.Add(s.opts.DropAfter); s.lastAttempt.Before(dropAt) && dropAt.Before(next) {
+			next = dropAt
+		}
+	}
+	return !now.Before(next)
 }
 
 // lookup returns the key with kid, the allowed algorithms, whether kid was
@@ -311,52 +385,101 @@ func (s *keySet) lookup(kid string) (key crypto.PublicKey, algs []string, found,
 	return k.key, s.algs, true, fetched
 }
 
-// refresh fetches the provider's keys. A forced refresh (unknown kid) is
-// skipped when one happened within the cooldown; concurrent callers wait
-// for the fetch in flight instead of starting their own.
-func (s *keySet) refresh(ctx context.Context, forced bool) error {
-	s.mu.RLock()
-	seen := s.fetches
-	s.mu.RUnlock()
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	started := s.opts.Now()
+// fetchIfDue joins the fetch in flight, or starts one when due; nil when
+// neither.
+func (s *keySet) fetchIfDue(now time.Time) *fetchCall {
 	s.mu.Lock()
-	if s.fetches != seen {
-		// Someone fetched while we waited for the lock: use theirs.
-		err := s.lastErr
-		s.mu.Unlock()
-		return err
+	defer s.mu.Unlock()
+	if s.inflight != nil || s.dueLocked(now) {
+		return s.startLocked()
 	}
-	if forced {
-		if !s.lastForced.IsZero() && started.Sub(s.lastForced) < s.opts.ForcedRefreshCooldown {
-			s.mu.Unlock()
-			return nil
-		}
-		s.lastForced = started
-	}
-	s.mu.Unlock()
+	return nil
+}
 
-	fetched, algs, issuer, err := s.fetch(ctx)
+// forceFetch joins the fetch in flight, or starts one unless a fetch that
+// a forced refresh needed ended less than ForcedRefreshCooldown ago; nil
+// then. The floor is consumed when such a fetch ends, whatever its outcome
+// (a fresh answer, an error and a timeout are all reasons not to ask again
+// so soon), and never by a caller: one who gives up leaves the fetch
+// running.
+func (s *keySet) forceFetch(now time.Time) *fetchCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight == nil && !s.lastForced.IsZero() && now.Sub(s.lastForced) < s.opts.ForcedRefreshCooldown {
+		return nil
+	}
+	c := s.startLocked()
+	c.forced = true
+	return c
+}
+
+// refreshNow joins the fetch in flight or starts one, and waits for it
+// (tests, and callers that need an answer whatever the schedule).
+func (s *keySet) refreshNow(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.startLocked()
+	s.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the keys of %s: %w", s.provider.Issuer, ctx.Err())
+	}
+}
+
+func (s *keySet) startLocked() *fetchCall {
+	if s.inflight == nil {
+		c := &fetchCall{done: make(chan struct{})}
+		s.inflight = c
+		go s.run(c)
+	}
+	return s.inflight
+}
+
+// run performs one fetch on a context bounded by HTTPTimeout only, and
+// records its outcome before releasing the callers that wait for it.
+func (s *keySet) run(c *fetchCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HTTPTimeout)
+	defer cancel()
+	fetched, algs, issuer, err := s.fetchRecovered(ctx)
 	now := s.opts.Now()
 	s.mu.Lock()
-	s.fetches++
 	s.lastAttempt = now
 	s.lastErr = err
 	if err == nil {
 		s.merge(fetched, now)
 		s.algs, s.issuer, s.lastSuccess = algs, issuer, now
 	}
+	if c.forced {
+		s.lastForced = now
+	}
+	cached := len(s.keys)
+	c.err = err
+	s.inflight = nil
 	s.mu.Unlock()
+	close(c.done)
 	if s.opts.OnRefresh != nil {
 		s.opts.OnRefresh(s.provider.Issuer, err)
 	}
 	if err != nil {
-		s.opts.Log.Info("Provider key refresh failed; keeping the last good keys", "issuer", s.provider.Issuer, "error", err.Error(), "forced", forced)
+		s.opts.Log.Info("Provider key refresh failed; keeping the last good keys", "issuer", s.provider.Issuer, "error", err.Error())
 	} else {
-		s.opts.Log.V(1).Info("Provider keys refreshed", "issuer", s.provider.Issuer, "keys", len(fetched), "forced", forced)
+		s.opts.Log.V(1).Info("Provider keys refreshed", "issuer", s.provider.Issuer, "published", len(fetched), "cached", cached)
 	}
-	return err
+}
+
+// fetchRecovered is fetch, with a panic (a parser meeting a hostile
+// document) turned into a failed fetch: it runs outside any request, where
+// nothing else would recover it, and must neither crash the process nor
+// leave its callers waiting.
+func (s *keySet) fetchRecovered(ctx context.Context) (keys map[string]crypto.PublicKey, algs []string, issuer string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			keys, algs, issuer = nil, nil, ""
+			err = &FetchError{Stage: StageJWKS, Err: fmt.Errorf("fetch panicked: %v", p)}
+		}
+	}()
+	return s.fetch(ctx)
 }
 
 // merge adds fetched keys and drops a cached key only when two successful
@@ -387,15 +510,15 @@ type discoveryDoc struct {
 func (s *keySet) fetch(ctx context.Context) (map[string]crypto.PublicKey, []string, string, error) {
 	base := strings.TrimSuffix(s.provider.Issuer, "/")
 	var doc discoveryDoc
-	if err := s.getJSON(ctx, base+"/.well-known/openid-configuration", &doc); err != nil {
-		return nil, nil, "", fmt.Errorf("discovery: %w", err)
+	if err := s.getJSON(ctx, base+"/.well-known/openid-configuration", &s.discoveryDoc, &doc); err != nil {
+		return nil, nil, "", fetchError(StageDiscovery, err)
 	}
 	if strings.TrimSuffix(doc.Issuer, "/") != base {
-		return nil, nil, "", fmt.Errorf("discovery: issuer %q does not match the configured %q", doc.Issuer, s.provider.Issuer)
+		return nil, nil, "", fetchError(StageDiscovery, fmt.Errorf("issuer %q does not match the configured %q", doc.Issuer, s.provider.Issuer))
 	}
 	u, err := url.Parse(doc.JWKSURI)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, nil, "", fmt.Errorf("discovery: jwks_uri %q is not an https URL", doc.JWKSURI)
+		return nil, nil, "", fetchError(StageDiscovery, fmt.Errorf("jwks_uri %q is not an https URL", doc.JWKSURI))
 	}
 	algs := []string{"RS256"} // what OIDC requires when nothing is advertised
 	if len(doc.Algs) > 0 {
@@ -406,14 +529,14 @@ func (s *keySet) fetch(ctx context.Context) (map[string]crypto.PublicKey, []stri
 			}
 		}
 		if len(algs) == 0 {
-			return nil, nil, "", fmt.Errorf("discovery: no asymmetric signing algorithm advertised (%v)", doc.Algs)
+			return nil, nil, "", fetchError(StageDiscovery, fmt.Errorf("no asymmetric signing algorithm advertised (%v)", doc.Algs))
 		}
 	}
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := s.getJSON(ctx, doc.JWKSURI, &set); err != nil {
-		return nil, nil, "", fmt.Errorf("jwks: %w", err)
+	if err := s.getJSON(ctx, doc.JWKSURI, &s.jwksDoc, &set); err != nil {
+		return nil, nil, "", fetchError(StageJWKS, err)
 	}
 	keys := map[string]crypto.PublicKey{}
 	for _, raw := range set.Keys {
@@ -434,52 +557,63 @@ func (s *keySet) fetch(ctx context.Context) (map[string]crypto.PublicKey, []stri
 		}
 	}
 	if len(keys) == 0 {
-		return nil, nil, "", errors.New("jwks: no usable signing key")
+		return nil, nil, "", fetchError(StageJWKS, errors.New("no usable signing key"))
 	}
 	return keys, algs, doc.Issuer, nil
 }
 
-func (s *keySet) getJSON(ctx context.Context, u string, into any) error {
+// getJSON GETs u into into. With a cached copy of u it asks only for a
+// change (If-None-Match, If-Modified-Since), and a 304 reuses the copy: it
+// is checked again exactly as a fresh one would be.
+func (s *keySet) getJSON(ctx context.Context, u string, cache *cachedDoc, into any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("GET %s: %w", u, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	conditional := cache.url == u && cache.body != nil
+	if conditional {
+		if cache.etag != "" {
+			req.Header.Set("If-None-Match", cache.etag)
+		}
+		if cache.lastModified != "" {
+			req.Header.Set("If-Modified-Since", cache.lastModified)
+		}
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
+	var body []byte
+	switch {
+	case resp.StatusCode == http.StatusNotModified && conditional:
+		body = cache.body
+	case resp.StatusCode == http.StatusOK:
+		if body, err = io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1)); err != nil {
+			return fmt.Errorf("GET %s: %w", u, err)
+		}
+		if len(body) > maxDocumentBytes {
+			return fmt.Errorf("GET %s: document larger than %d bytes", u, maxDocumentBytes)
+		}
+	default:
 		return fmt.Errorf("GET %s: HTTP %d", u, resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	if len(body) > maxDocumentBytes {
-		return fmt.Errorf("GET %s: document larger than %d bytes", u, maxDocumentBytes)
 	}
 	if err := json.Unmarshal(body, into); err != nil {
 		return fmt.Errorf("GET %s: invalid JSON: %w", u, err)
 	}
-	return nil
-}
-
-// genericFetchError turns a fetch error into a reason without URLs or TLS
-// details, fit for status.
-func genericFetchError(err error) string {
-	var nerr net.Error
-	switch {
-	case errors.As(err, &nerr) && nerr.Timeout():
-		return "timed out reaching the provider"
-	case strings.Contains(err.Error(), "x509") || strings.Contains(err.Error(), "tls"):
-		return "TLS failure reaching the provider"
-	case strings.HasPrefix(err.Error(), "discovery:"):
-		return "OIDC discovery failed"
-	case strings.HasPrefix(err.Error(), "jwks:"):
-		return "fetching the signing keys failed"
-	default:
-		return "the provider could not be reached"
+	if resp.StatusCode == http.StatusOK {
+		*cache = cachedDoc{}
+		etag, modified := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+		if len(etag) > maxValidatorBytes {
+			etag = ""
+		}
+		if len(modified) > maxValidatorBytes {
+			modified = ""
+		}
+		if etag != "" || modified != "" {
+			*cache = cachedDoc{url: u, etag: etag, lastModified: modified, body: body}
+		}
 	}
+	return nil
 }

@@ -41,26 +41,26 @@ func TestRetiredKeyIsDroppedOnlyAfterTwoFetchesApart(t *testing.T) {
 	}
 	ctx := context.Background()
 	old := azure.SigningKey().ID
-	if err := set.refresh(ctx, false); err != nil {
+	if err := set.refreshNow(ctx); err != nil {
 		t.Fatal(err)
 	}
 	azure.RotateKeys()
 	azure.RetireKey(old) // an emergency rollover: the old key vanishes at once
 
 	clock.Advance(time.Minute)
-	if err := set.refresh(ctx, false); err != nil {
+	if err := set.refreshNow(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, ok, _ := set.lookup(old); !ok {
 		t.Fatal("one fetch without the key dropped it; a flapping response must not")
 	}
 	clock.Advance(time.Minute) // 1m after the first miss: not yet
-	_ = set.refresh(ctx, false)
+	_ = set.refreshNow(ctx)
 	if _, _, ok, _ := set.lookup(old); !ok {
 		t.Fatal("dropped before DropAfter had passed since the first miss")
 	}
 	clock.Advance(2 * time.Minute) // 3m after the first miss
-	_ = set.refresh(ctx, false)
+	_ = set.refreshNow(ctx)
 	if _, _, ok, _ := set.lookup(old); ok {
 		t.Fatal("still cached after two fetches DropAfter apart lacked it")
 	}
@@ -79,18 +79,18 @@ func TestKeyThatReappearsIsNotDropped(t *testing.T) {
 	set, _ := ks.ensure(p)
 	ctx := context.Background()
 	old := azure.SigningKey()
-	_ = set.refresh(ctx, false)
+	_ = set.refreshNow(ctx)
 	azure.RotateKeys()
 	azure.RetireKey(old.ID)
 	clock.Advance(time.Minute)
-	_ = set.refresh(ctx, false) // missing once
+	_ = set.refreshNow(ctx) // missing once
 	// It comes back (a flapping response), then goes again later.
 	clock.Advance(time.Minute)
 	set.mu.Lock()
 	set.merge(mapOf(set, old.ID), clock.Now()) // seen again
 	set.mu.Unlock()
 	clock.Advance(10 * time.Minute)
-	_ = set.refresh(ctx, false) // missing again: the clock restarts
+	_ = set.refreshNow(ctx) // missing again: the clock restarts
 	if _, _, ok, _ := set.lookup(old.ID); !ok {
 		t.Fatal("a key seen again was dropped on its next absence")
 	}
@@ -114,15 +114,14 @@ func TestDiscoveryMustNameTheConfiguredIssuer(t *testing.T) {
 	ks := NewKeySets(Options{DialContext: loopback.DialContext})
 	set, _ := ks.ensure(p)
 	azure.SetDiscoveryIssuer("https://sts.windows.net/" + tenant + "/")
-	if err := set.refresh(context.Background(), false); err == nil {
+	if err := set.refreshNow(context.Background()); err == nil {
 		t.Fatal("discovery naming another issuer was accepted")
 	}
 	if h := ks.Health(p); h.Keys != 0 || h.Err != "OIDC discovery failed" {
 		t.Fatalf("health = %+v", h)
 	}
 	azure.SetDiscoveryIssuer("")
-	set.lastAttempt = time.Time{}
-	if err := set.refresh(context.Background(), false); err != nil {
+	if err := set.refreshNow(context.Background()); err != nil {
 		t.Fatalf("the honest issuer failed: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
+	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -67,40 +67,16 @@ type Claims struct {
 var forbiddenHeaders = []string{"jwk", "jku", "x5u", "x5c", "crit"}
 
 // Verify checks raw against the authenticator's providers and returns its
-// claims, or a *failure.Error saying why not.
+// claims, or a *failure.Error saying why not (or, if ctx ended while it
+// waited for a key fetch, an error wrapping ctx's). Every call pays exactly
+// one signature verification, real or dummy, whatever refuses the token.
 func (v *Verifier) Verify(ctx context.Context, a *policy.Authenticator, raw string) (*Claims, error) {
-	header, payload, err := splitCompact(raw)
+	jws, key, provider, kid, err := v.prepare(ctx, a, raw)
 	if err != nil {
+		DummyVerify(ctx, raw)
 		return nil, err
 	}
-	alg, kid, err := checkHeader(header)
-	if err != nil {
-		return nil, err
-	}
-	// The issuer picks the provider whose keys may verify the token; the
-	// unverified iss is trusted only that far.
-	var unverified struct {
-		Issuer any `json:"iss"`
-	}
-	if err := json.Unmarshal(payload, &unverified); err != nil {
-		return nil, failure.New(failure.TokenDecodeFailed, "payload is not a JSON object")
-	}
-	iss, ok := unverified.Issuer.(string)
-	if !ok || iss == "" {
-		return nil, failure.New(failure.TokenClaimNotFoundOrEmpty, "no iss", "iss")
-	}
-	provider, ok := providerFor(a, iss)
-	if !ok {
-		return nil, failure.New(failure.TokenDecodeFailed, fmt.Sprintf("issuer %q is not a provider of authenticator %s", iss, a.ServiceID))
-	}
-	key, err := v.key(ctx, provider, alg, kid)
-	if err != nil {
-		return nil, err
-	}
-	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, failure.New(failure.TokenDecodeFailed, "not a single-signature compact JWS")
-	}
+	countVerification(ctx)
 	verified, err := jws.Verify(key)
 	if err != nil {
 		return nil, failure.New(failure.TokenDecodeFailed, "signature does not verify with the provider's key "+kid)
@@ -108,37 +84,123 @@ func (v *Verifier) Verify(ctx context.Context, a *policy.Authenticator, raw stri
 	return v.checkClaims(a, provider, verified)
 }
 
-// key finds the verification key for kid, refreshing the provider's keys
-// once (rate-limited) when kid is unknown, and verifying with the new keys
-// in the same request.
+// prepare does everything before the signature check: parse the token,
+// pick the provider by its unverified iss, and find the key.
+func (v *Verifier) prepare(ctx context.Context, a *policy.Authenticator, raw string) (*jose.JSONWebSignature, crypto.PublicKey, policy.Provider, string, error) {
+	var none policy.Provider
+	header, payload, err := splitCompact(raw)
+	if err != nil {
+		return nil, nil, none, "", err
+	}
+	alg, kid, err := checkHeader(header)
+	if err != nil {
+		return nil, nil, none, "", err
+	}
+	// The issuer picks the provider whose keys may verify the token; the
+	// unverified iss is trusted only that far.
+	var unverified struct {
+		Issuer any `json:"iss"`
+	}
+	if err := json.Unmarshal(payload, &unverified); err != nil {
+		return nil, nil, none, "", failure.New(failure.TokenDecodeFailed, "payload is not a JSON object")
+	}
+	iss, ok := unverified.Issuer.(string)
+	if !ok || iss == "" {
+		return nil, nil, none, "", failure.New(failure.TokenClaimNotFoundOrEmpty, "no iss", "iss")
+	}
+	provider, ok := providerFor(a, iss)
+	if !ok {
+		return nil, nil, none, "", failure.New(failure.TokenDecodeFailed, fmt.Sprintf("issuer %q is not a provider of authenticator %s", iss, a.ServiceID))
+	}
+	key, err := v.key(ctx, provider, alg, kid)
+	if err != nil {
+		return nil, nil, none, "", err
+	}
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, nil, none, "", failure.New(failure.TokenDecodeFailed, "not a single-signature compact JWS")
+	}
+	if !signatureFits(key, jws.Signatures[0].Signature) {
+		return nil, nil, none, "", failure.New(failure.TokenDecodeFailed, "signature cannot have been made with the provider's key "+kid)
+	}
+	return jws, key, provider, kid, nil
+}
+
+// signatureFits reports whether sig has the shape a signature by key must
+// have. The verifiers refuse other shapes before any arithmetic, in next to
+// no time, so such a token would be answered faster than an unknown
+// service (which pays a full dummy verification): it is refused here, and
+// pays the dummy verification like every other early refusal.
+func signatureFits(key crypto.PublicKey, sig []byte) bool {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return len(sig) == (k.N.BitLen()+7)/8 && new(big.Int).SetBytes(sig).Cmp(k.N) < 0
+	case *ecdsa.PublicKey:
+		size := (k.Curve.Params().BitSize + 7) / 8
+		if len(sig) != 2*size {
+			return false
+		}
+		r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
+		n := k.Curve.Params().N
+		return r.Sign() > 0 && s.Sign() > 0 && r.Cmp(n) < 0 && s.Cmp(n) < 0
+	case ed25519.PublicKey:
+		return len(sig) == ed25519.SignatureSize && sig[63]&224 == 0
+	}
+	return false
+}
+
+// key finds the verification key for kid. A provider never fetched yet
+// (a brand-new authenticator) is fetched now rather than failing every
+// request until the background loop comes by; an unknown kid forces one
+// refresh (rate-limited) and is looked up again in the same request. When
+// the fetch the request depended on failed, the answer is Conjur's
+// discovery failure (CONJ00010E on a timeout, CONJ00011E otherwise).
 func (v *Verifier) key(ctx context.Context, p policy.Provider, alg, kid string) (crypto.PublicKey, error) {
 	set, err := v.Keys.ensure(p)
 	if err != nil {
-		return nil, failure.New(failure.ProviderDiscoveryFailed, err.Error(), p.Issuer)
+		return nil, failure.New(failure.ProviderDiscoveryFailed, "unusable provider: "+err.Error(), p.Issuer)
 	}
 	key, algs, found, fetched := set.lookup(kid)
-	if !fetched && set.due(v.Keys.opts.Now()) {
-		// Never fetched yet (a brand-new authenticator): fetch now rather
-		// than fail every request until the background loop comes by.
-		_ = set.refresh(ctx, false)
-		key, algs, found, fetched = set.lookup(kid)
-	}
+	waited := false // for a fetch that ended during this request
 	if !fetched {
-		return nil, failure.New(failure.ProviderDiscoveryFailed, "no keys: "+errText(set), p.Issuer)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("before fetching the keys of %s: %w", p.Issuer, err)
+		}
+		cause := set.lastError() // without a fetch now: why the last one failed
+		if c := set.fetchIfDue(v.Keys.opts.Now()); c != nil {
+			if err := set.wait(ctx, c); err != nil {
+				return nil, waitFailure(err, p.Issuer, "first key fetch")
+			}
+			waited, cause = true, c.err
+			key, algs, found, fetched = set.lookup(kid)
+		}
+		if !fetched {
+			return nil, fetchFailure(cause, p.Issuer, "no keys")
+		}
 	}
+	// An alg the provider does not advertise cannot force a refresh.
 	if !slices.Contains(algs, alg) {
 		return nil, failure.New(failure.TokenDecodeFailed, fmt.Sprintf("alg %s is not advertised by the provider (%v)", alg, algs))
 	}
-	if !found {
-		if err := set.refresh(ctx, true); err != nil {
-			var nerr net.Error
-			if errors.As(err, &nerr) && nerr.Timeout() {
-				return nil, failure.New(failure.ProviderDiscoveryTimeout, "refresh for unknown kid "+kid+": "+err.Error(), p.Issuer)
+	if !found && !waited { // keys fetched a moment ago need no second fetch
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("before refreshing the keys of %s: %w", p.Issuer, err)
+		}
+		if c := set.forceFetch(v.Keys.opts.Now()); c != nil {
+			if err := set.wait(ctx, c); err != nil {
+				return nil, waitFailure(err, p.Issuer, "refresh for unknown kid "+kid)
 			}
+			if c.err != nil {
+				return nil, fetchFailure(c.err, p.Issuer, "refresh for unknown kid "+kid)
+			}
+			key, algs, found, _ = set.lookup(kid)
 		}
-		if key, _, found, _ = set.lookup(kid); !found {
-			return nil, failure.New(failure.TokenDecodeFailed, "unknown key id "+kid)
-		}
+	}
+	if !found {
+		return nil, failure.New(failure.TokenDecodeFailed, "unknown key id "+kid)
+	}
+	if !slices.Contains(algs, alg) { // the refresh may have changed them
+		return nil, failure.New(failure.TokenDecodeFailed, fmt.Sprintf("alg %s is not advertised by the provider (%v)", alg, algs))
 	}
 	if !keyFitsAlg(key, alg) {
 		return nil, failure.New(failure.TokenDecodeFailed, fmt.Sprintf("key %s does not fit alg %s", kid, alg))
@@ -146,11 +208,14 @@ func (v *Verifier) key(ctx context.Context, p policy.Provider, alg, kid string) 
 	return key, nil
 }
 
-func errText(s *keySet) string {
-	if h := s.health(); h.Err != "" {
-		return h.Err
+// waitFailure is the answer of a caller that stopped waiting for a fetch:
+// its own context's error, or the bound on the wait as a timeout.
+func waitFailure(err error, issuer, what string) error {
+	var fe *FetchError
+	if errors.As(err, &fe) {
+		return fetchFailure(err, issuer, what)
 	}
-	return "not fetched"
+	return err
 }
 
 func keyFitsAlg(key crypto.PublicKey, alg string) bool {

@@ -88,7 +88,11 @@ func (h *Host) Match(w Workload) error {
 		return mismatch("resource-id")
 	}
 	if !h.AllowsClient(w.ClientIP) {
-		return failure.New(failure.OriginNotAllowed, fmt.Sprintf("host %s does not allow client %s", h.ID, w.ClientIP))
+		client := "unknown"
+		if w.ClientIP.IsValid() {
+			client = w.ClientIP.String()
+		}
+		return failure.New(failure.OriginNotAllowed, fmt.Sprintf("host %s does not allow client %s", h.ID, client))
 	}
 	return nil
 }

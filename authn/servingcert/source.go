@@ -15,9 +15,33 @@ limitations under the License.
 */
 
 // Package servingcert provides the authenticator's TLS certificate when no
-// certificate files are given: a self-signed certificate kept in a Secret,
-// so every replica serves the same one and clients can pin it. It is
-// regenerated when the configured names change or expiry nears.
+// certificate files are given, kept in a Secret so every replica serves the
+// same one.
+//
+// The Secret holds a private CA and a short-lived serving certificate (the
+// leaf) it signed. Clients trust the CA (ca.crt), which survives leaf
+// renewals. The CA is confined by critical X.509 name constraints to exactly
+// the configured names, and may not sign further CAs, so its key (which the
+// Secret must hold, for every replica to renew the leaf) cannot mint a
+// certificate that those clients accept for any other host:
+//
+//   - DNS: permitted only the configured DNS names (RFC 5280: this also
+//     permits their subdomains); with none configured, only the reserved
+//     domain "invalid" (RFC 6761), which never resolves.
+//   - IP: permitted only each configured address as a /32 or /128; an
+//     address family with no configured address is excluded entirely
+//     (0.0.0.0/0, ::/0).
+//   - e-mail and URI names: permitted only under "invalid", i.e. none.
+//   - path length 0 (no sub-CAs) and extended key usage serverAuth only.
+//
+// A whole-type exclusion by an empty name is avoided on purpose: RFC 5280
+// leaves its meaning unspecified and some verifiers reject it.
+//
+// The leaf is renewed silently before expiry, from the same CA. The CA is
+// replaced, and clients must fetch the new ca.crt, only when the configured
+// names change, when the CA nears its own expiry, or when the Secret holds
+// anything else (including the unconstrained self-signed certificate older
+// versions stored).
 package servingcert
 
 import (
@@ -26,15 +50,19 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,67 +74,136 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// Source keeps a self-signed serving certificate in a Secret.
+// Keys of the Secret besides tls.crt (leaf then CA) and tls.key (the leaf's
+// key).
+const (
+	// CACertKey holds the CA certificate: what clients trust.
+	CACertKey = "ca.crt"
+	// CAKeyKey holds the CA's private key.
+	CAKeyKey = "ca.key"
+)
+
+// Defaults of the Source tunables.
+const (
+	DefaultCAValidity      = 10 * 365 * 24 * time.Hour
+	DefaultCARenewBefore   = 90 * 24 * time.Hour
+	DefaultLeafValidity    = 90 * 24 * time.Hour
+	DefaultLeafRenewBefore = 30 * 24 * time.Hour
+	DefaultEvery           = time.Minute
+)
+
+const (
+	// maxAttempts bounds write attempts per Sync when other replicas keep
+	// winning the race.
+	maxAttempts = 3
+	// backdate allows for clock skew between replicas and clients.
+	backdate = time.Hour
+	// reservedDomain (RFC 6761) confines a name type that is not
+	// configured: no real name lies under it.
+	reservedDomain = "invalid"
+)
+
+// Source keeps the serving certificate and its CA in a Secret.
 type Source struct {
 	Client    kubernetes.Interface
 	Namespace string
 	Name      string
-	// SANs are DNS names and IP addresses the certificate is for.
+	// SANs are the DNS names and IP addresses to serve; the CA is confined
+	// to exactly these. At least one is required.
 	SANs []string
-	// Validity [1 year] and RenewBefore [30 days] govern regeneration.
-	Validity    time.Duration
-	RenewBefore time.Duration
+	// CAValidity [10 years] and CARenewBefore [90 days] govern replacing
+	// the CA (clients must then fetch the new ca.crt).
+	CAValidity    time.Duration
+	CARenewBefore time.Duration
+	// LeafValidity [90 days] and LeafRenewBefore [30 days] govern the
+	// silent renewal of the served certificate.
+	LeafValidity    time.Duration
+	LeafRenewBefore time.Duration
 	// Every is how often the Secret is checked again [1m].
 	Every time.Duration
 	Now   func() time.Time
 	Log   logr.Logger
 
-	once sync.Once
-	cert atomic.Pointer[tls.Certificate]
-	pem  atomic.Pointer[[]byte]
+	once  sync.Once
+	state atomic.Pointer[state]
 }
 
-// defaults fills unset tunables once; Start, Sync and RotateOnce may run
+// state is what is served, swapped as a whole.
+type state struct {
+	cert  *tls.Certificate // chain [leaf, CA]
+	caPEM []byte
+	crt   []byte // tls.crt as stored, to notice changes
+}
+
+// defaults fills unset tunables once; Start, Sync and the getters may run
 // concurrently.
 func (s *Source) defaults() { s.once.Do(s.setDefaults) }
 
 func (s *Source) setDefaults() {
-	if s.Validity == 0 {
-		s.Validity = 365 * 24 * time.Hour
+	if s.CAValidity == 0 {
+		s.CAValidity = DefaultCAValidity
 	}
-	if s.RenewBefore == 0 {
-		s.RenewBefore = 30 * 24 * time.Hour
+	if s.CARenewBefore == 0 {
+		s.CARenewBefore = DefaultCARenewBefore
+	}
+	if s.LeafValidity == 0 {
+		s.LeafValidity = DefaultLeafValidity
+	}
+	if s.LeafRenewBefore == 0 {
+		s.LeafRenewBefore = DefaultLeafRenewBefore
 	}
 	if s.Every == 0 {
-		s.Every = time.Minute
+		s.Every = DefaultEvery
 	}
 	if s.Now == nil {
 		s.Now = time.Now
 	}
 }
 
-// NeedLeaderElection is false: every replica serves.
-func (s *Source) NeedLeaderElection() bool { return false }
-
-// GetCertificate is for tls.Config.
-func (s *Source) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	c := s.cert.Load()
-	if c == nil {
-		return nil, errors.New("serving certificate not loaded yet")
-	}
-	return c, nil
-}
-
-// Loaded reports whether a certificate is available.
-func (s *Source) Loaded() bool { return s.cert.Load() != nil }
-
-// CertificatePEM is the current certificate, for clients to trust.
-func (s *Source) CertificatePEM() []byte {
-	if p := s.pem.Load(); p != nil {
-		return *p
+// checkTimes refuses tunables that would make certificates churn or outlive
+// their issuer.
+func (s *Source) checkTimes() error {
+	switch {
+	case s.CAValidity < 0 || s.CARenewBefore < 0 || s.LeafValidity < 0 || s.LeafRenewBefore < 0 || s.Every < 0:
+		return errors.New("serving certificate: durations must not be negative")
+	case s.LeafRenewBefore >= s.LeafValidity:
+		return fmt.Errorf("serving certificate: LeafRenewBefore %v must be below LeafValidity %v", s.LeafRenewBefore, s.LeafValidity)
+	case s.CARenewBefore >= s.CAValidity:
+		return fmt.Errorf("serving certificate: CARenewBefore %v must be below CAValidity %v", s.CARenewBefore, s.CAValidity)
+	case s.CARenewBefore < s.LeafRenewBefore:
+		return fmt.Errorf("serving certificate: CARenewBefore %v must not be below LeafRenewBefore %v", s.CARenewBefore, s.LeafRenewBefore)
+	case s.LeafValidity > s.CAValidity-s.CARenewBefore:
+		return fmt.Errorf("serving certificate: LeafValidity %v exceeds the CA's usable life %v", s.LeafValidity, s.CAValidity-s.CARenewBefore)
 	}
 	return nil
 }
+
+// NeedLeaderElection is false: every replica serves.
+func (s *Source) NeedLeaderElection() bool { return false }
+
+// GetCertificate is for tls.Config: the chain [leaf, CA].
+func (s *Source) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	st := s.state.Load()
+	if st == nil {
+		return nil, errors.New("serving certificate not loaded yet")
+	}
+	return st.cert, nil
+}
+
+// Loaded reports whether a certificate is available.
+func (s *Source) Loaded() bool { return s.state.Load() != nil }
+
+// CAPEM is the CA certificate clients must trust (ca.crt of the Secret).
+func (s *Source) CAPEM() []byte {
+	if st := s.state.Load(); st != nil {
+		return slices.Clone(st.caPEM)
+	}
+	return nil
+}
+
+// CertificatePEM is what clients must trust: the CA certificate, as CAPEM.
+// (It is not the served leaf, which changes at every renewal.)
+func (s *Source) CertificatePEM() []byte { return s.CAPEM() }
 
 // Start syncs the Secret now and every Every until ctx ends.
 func (s *Source) Start(ctx context.Context) error {
@@ -128,140 +225,480 @@ func (s *Source) Start(ctx context.Context) error {
 	}
 }
 
-// Sync loads the certificate from the Secret, creating or replacing it when
-// it is missing, unusable, for other names, or close to expiry.
+// Sync loads the certificate from the Secret, renewing the leaf or
+// replacing the CA as needed. On error the current certificate is kept.
 func (s *Source) Sync(ctx context.Context) error {
 	s.defaults()
-	secrets := s.Client.CoreV1().Secrets(s.Namespace)
-	sec, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		sec = nil
-	case err != nil:
-		return fmt.Errorf("failed to read the serving-certificate Secret %s/%s: %w", s.Namespace, s.Name, err)
+	if err := s.checkTimes(); err != nil {
+		return err
 	}
-	if sec != nil {
-		if reason := s.unusable(sec); reason == "" {
-			return s.load(sec)
-		} else {
-			s.Log.Info("Regenerating the serving certificate", "reason", reason)
-		}
-	}
-	certPEM, keyPEM, err := s.generate()
+	n, err := parseNames(s.SANs)
 	if err != nil {
 		return err
 	}
-	if sec == nil {
-		sec = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "azure-authenticator"}},
-			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM},
+	secrets := s.Client.CoreV1().Secrets(s.Namespace)
+	for range maxAttempts {
+		now := s.Now()
+		sec, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			sec = nil
+		case err != nil:
+			return fmt.Errorf("failed to read the serving-certificate Secret %s/%s: %w", s.Namespace, s.Name, err)
 		}
-		sec, err = secrets.Create(ctx, sec, metav1.CreateOptions{})
-	} else {
-		sec.Data = map[string][]byte{corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM}
-		sec, err = secrets.Update(ctx, sec, metav1.UpdateOptions{})
+		var ca *issuer
+		if sec != nil {
+			var reason string
+			if ca, reason = s.checkCA(sec, n, now); ca == nil {
+				s.Log.Info("Replacing the serving CA; clients must fetch the new "+CACertKey, "reason", reason)
+			} else if st, reason := s.checkLeaf(sec, ca, n, now); st != nil {
+				s.store(st)
+				return nil
+			} else {
+				s.Log.Info("Renewing the serving certificate; the CA stays", "reason", reason)
+			}
+		}
+		data, err := s.issue(ca, n, now)
+		if err != nil {
+			return err
+		}
+		if sec == nil {
+			sec = &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "azure-authenticator"}},
+				Type:       corev1.SecretTypeTLS,
+				Data:       data,
+			}
+			sec, err = secrets.Create(ctx, sec, metav1.CreateOptions{})
+		} else {
+			sec.Data = data
+			sec, err = secrets.Update(ctx, sec, metav1.UpdateOptions{})
+		}
+		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+			continue // another replica wrote first: check what it wrote
+		}
+		if err != nil {
+			return fmt.Errorf("failed to write the serving-certificate Secret %s/%s: %w", s.Namespace, s.Name, err)
+		}
+		// Serve what was written only if it passes the reader's checks.
+		ca, reason := s.checkCA(sec, n, now)
+		if ca == nil {
+			return fmt.Errorf("the serving CA just written to %s/%s is unusable: %s", s.Namespace, s.Name, reason)
+		}
+		st, reason := s.checkLeaf(sec, ca, n, now)
+		if st == nil {
+			return fmt.Errorf("the serving certificate just written to %s/%s is unusable: %s", s.Namespace, s.Name, reason)
+		}
+		s.store(st)
+		return nil
 	}
-	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
-		// Another replica wrote first: serve what it wrote.
-		sec, err = secrets.Get(ctx, s.Name, metav1.GetOptions{})
-	}
-	if err != nil {
-		return fmt.Errorf("failed to write the serving-certificate Secret %s/%s: %w", s.Namespace, s.Name, err)
-	}
-	return s.load(sec)
+	return fmt.Errorf("serving-certificate Secret %s/%s: other writers won %d times in a row", s.Namespace, s.Name, maxAttempts)
 }
 
-func (s *Source) load(sec *corev1.Secret) error {
-	cert, err := tls.X509KeyPair(sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey])
-	if err != nil {
-		return fmt.Errorf("serving-certificate Secret %s/%s is unusable: %w", s.Namespace, s.Name, err)
+func (s *Source) store(st *state) {
+	cur := s.state.Load()
+	if cur != nil && bytes.Equal(cur.crt, st.crt) && bytes.Equal(cur.caPEM, st.caPEM) {
+		return
 	}
-	if cur := s.CertificatePEM(); !bytes.Equal(cur, sec.Data[corev1.TLSCertKey]) {
-		p := slices.Clone(sec.Data[corev1.TLSCertKey])
-		s.pem.Store(&p)
-		s.cert.Store(&cert)
+	if cur == nil || !bytes.Equal(cur.caPEM, st.caPEM) {
+		sum := sha256.Sum256(st.cert.Certificate[len(st.cert.Certificate)-1])
+		s.Log.Info("Serving CA loaded", "sha256", hex.EncodeToString(sum[:]))
 	}
-	return nil
+	s.state.Store(st)
 }
 
-// unusable says why the stored certificate must be replaced, or "".
-func (s *Source) unusable(sec *corev1.Secret) string {
-	block, _ := pem.Decode(sec.Data[corev1.TLSCertKey])
-	if block == nil {
-		return "no certificate"
+// names are the configured SANs, normalised.
+type names struct {
+	dns []string     // lower case, sorted, unique
+	ips []netip.Addr // unmapped, sorted, unique
+}
+
+// parseNames refuses anything but plain host names and IP addresses: a
+// wildcard, a zone or a malformed name would widen or break the CA's
+// constraints.
+func parseNames(sans []string) (names, error) {
+	var n names
+	for _, raw := range sans {
+		name := strings.TrimSpace(raw)
+		if name == "" {
+			continue
+		}
+		if ip, err := netip.ParseAddr(name); err == nil {
+			if ip.Zone() != "" {
+				return names{}, fmt.Errorf("serving certificate: IP address %q has a zone", name)
+			}
+			n.ips = append(n.ips, ip.Unmap())
+			continue
+		}
+		name = strings.ToLower(name)
+		if !validHostname(name) {
+			return names{}, fmt.Errorf("serving certificate: %q is neither an IP address nor a plain DNS name (no wildcards, no trailing dot)", raw)
+		}
+		n.dns = append(n.dns, name)
 	}
-	cert, err := x509.ParseCertificate(block.Bytes)
+	slices.Sort(n.dns)
+	n.dns = slices.Compact(n.dns)
+	slices.SortFunc(n.ips, netip.Addr.Compare)
+	n.ips = slices.Compact(n.ips)
+	if len(n.dns) == 0 && len(n.ips) == 0 {
+		return names{}, errors.New("serving certificate: no names configured")
+	}
+	return n, nil
+}
+
+// validHostname: LDH labels of 1-63 characters, not starting or ending with
+// a hyphen, at most 253 characters in all.
+func validHostname(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// nameConstraints is the CA's confinement for n; it fills the template and
+// is what a stored CA must match exactly.
+type nameConstraints struct {
+	permittedDNS, excludedDNS     []string
+	permittedIPs, excludedIPs     []netip.Prefix
+	permittedEmail, excludedEmail []string
+	permittedURI, excludedURI     []string
+}
+
+func constraintsFor(n names) nameConstraints {
+	c := nameConstraints{
+		permittedDNS:   slices.Clone(n.dns),
+		permittedEmail: []string{reservedDomain},
+		permittedURI:   []string{reservedDomain},
+	}
+	if len(c.permittedDNS) == 0 {
+		c.permittedDNS = []string{reservedDomain}
+	}
+	var v4, v6 bool
+	for _, ip := range n.ips {
+		c.permittedIPs = append(c.permittedIPs, netip.PrefixFrom(ip, ip.BitLen()))
+		v4, v6 = v4 || ip.Is4(), v6 || ip.Is6()
+	}
+	if !v4 {
+		c.excludedIPs = append(c.excludedIPs, netip.MustParsePrefix("0.0.0.0/0"))
+	}
+	if !v6 {
+		c.excludedIPs = append(c.excludedIPs, netip.MustParsePrefix("::/0"))
+	}
+	return c
+}
+
+func (c nameConstraints) apply(t *x509.Certificate) {
+	t.PermittedDNSDomainsCritical = true
+	t.PermittedDNSDomains, t.ExcludedDNSDomains = c.permittedDNS, c.excludedDNS
+	t.PermittedIPRanges, t.ExcludedIPRanges = ipNets(c.permittedIPs), ipNets(c.excludedIPs)
+	t.PermittedEmailAddresses, t.ExcludedEmailAddresses = c.permittedEmail, c.excludedEmail
+	t.PermittedURIDomains, t.ExcludedURIDomains = c.permittedURI, c.excludedURI
+}
+
+// matches compares a parsed CA with c, as sets.
+func (c nameConstraints) matches(ca *x509.Certificate) bool {
+	sameStrings := func(want, got []string) bool {
+		got = slices.Clone(got)
+		for i := range got {
+			got[i] = strings.ToLower(got[i])
+		}
+		slices.Sort(got)
+		want = slices.Clone(want)
+		slices.Sort(want)
+		return slices.Equal(got, want)
+	}
+	sameNets := func(want []netip.Prefix, got []*net.IPNet) bool {
+		if len(want) != len(got) {
+			return false
+		}
+		have := make([]netip.Prefix, 0, len(got))
+		for _, g := range got {
+			ip, ok := netip.AddrFromSlice(g.IP)
+			ones, bits := g.Mask.Size()
+			if !ok || bits == 0 || bits != ip.BitLen() {
+				return false
+			}
+			have = append(have, netip.PrefixFrom(ip, ones))
+		}
+		cmp := func(a, b netip.Prefix) int {
+			if r := a.Addr().Compare(b.Addr()); r != 0 {
+				return r
+			}
+			return a.Bits() - b.Bits()
+		}
+		want = slices.Clone(want)
+		slices.SortFunc(have, cmp)
+		slices.SortFunc(want, cmp)
+		return slices.Equal(have, want)
+	}
+	return ca.PermittedDNSDomainsCritical &&
+		sameStrings(c.permittedDNS, ca.PermittedDNSDomains) && sameStrings(c.excludedDNS, ca.ExcludedDNSDomains) &&
+		sameNets(c.permittedIPs, ca.PermittedIPRanges) && sameNets(c.excludedIPs, ca.ExcludedIPRanges) &&
+		sameStrings(c.permittedEmail, ca.PermittedEmailAddresses) && sameStrings(c.excludedEmail, ca.ExcludedEmailAddresses) &&
+		sameStrings(c.permittedURI, ca.PermittedURIDomains) && sameStrings(c.excludedURI, ca.ExcludedURIDomains)
+}
+
+func ipNets(ps []netip.Prefix) []*net.IPNet {
+	var out []*net.IPNet
+	for _, p := range ps {
+		out = append(out, &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())})
+	}
+	return out
+}
+
+// issuer is the CA with its key, held only during a Sync.
+type issuer struct {
+	cert *x509.Certificate
+	pem  []byte
+	key  *ecdsa.PrivateKey
+}
+
+// checkCA returns the Secret's CA if it is one this Source would have made
+// for n and is not near expiry; otherwise nil and why.
+func (s *Source) checkCA(sec *corev1.Secret, n names, now time.Time) (*issuer, string) {
+	certs, ok := parseCerts(sec.Data[CACertKey])
+	if !ok || len(certs) != 1 {
+		return nil, "no single CA certificate in " + CACertKey
+	}
+	ca := certs[0]
+	key, ok := parseECKey(sec.Data[CAKeyKey])
+	if !ok || !key.PublicKey.Equal(ca.PublicKey) {
+		return nil, "CA key missing or not the CA's"
+	}
+	switch {
+	case len(ca.PermittedDNSDomains)+len(ca.PermittedIPRanges)+len(ca.ExcludedIPRanges) == 0:
+		return nil, "CA is not name-constrained"
+	case !ca.BasicConstraintsValid || !ca.IsCA || ca.MaxPathLen != 0 || !ca.MaxPathLenZero:
+		return nil, "CA may sign further CAs"
+	case ca.KeyUsage != x509.KeyUsageCertSign || !slices.Equal(ca.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}) || len(ca.UnknownExtKeyUsage) != 0:
+		return nil, "CA key usages differ"
+	case len(ca.UnhandledCriticalExtensions) != 0:
+		return nil, "CA has unknown critical extensions"
+	case !bytes.Equal(ca.RawSubject, ca.RawIssuer) || ca.CheckSignatureFrom(ca) != nil:
+		return nil, "CA is not self-signed"
+	case !constraintsFor(n).matches(ca):
+		return nil, "names changed"
+	case !now.Add(s.CARenewBefore).Before(ca.NotAfter):
+		return nil, "CA expiry near"
+	}
+	return &issuer{cert: ca, pem: pemCert(ca.Raw), key: key}, ""
+}
+
+// checkLeaf returns what to serve if the Secret's leaf is for exactly n,
+// signed by ca, stored as [leaf, CA] with its key and not near expiry;
+// otherwise nil and why.
+func (s *Source) checkLeaf(sec *corev1.Secret, ca *issuer, n names, now time.Time) (*state, string) {
+	crt := sec.Data[corev1.TLSCertKey]
+	certs, ok := parseCerts(crt)
+	if !ok || len(certs) != 2 || !bytes.Equal(certs[1].Raw, ca.cert.Raw) {
+		return nil, "not a chain [leaf, CA]"
+	}
+	leaf := certs[0]
+	cert, err := tls.X509KeyPair(crt, sec.Data[corev1.TLSPrivateKeyKey])
 	if err != nil {
-		return "unparseable certificate"
+		return nil, "key does not match"
 	}
-	if _, err := tls.X509KeyPair(sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]); err != nil {
-		return "key does not match"
+	if _, ok := cert.PrivateKey.(*ecdsa.PrivateKey); !ok {
+		return nil, "key is not ECDSA"
 	}
-	if s.Now().Add(s.RenewBefore).After(cert.NotAfter) {
-		return "expiry near"
+	if !leaf.BasicConstraintsValid || leaf.IsCA {
+		return nil, "leaf is a CA"
 	}
-	dns, ips := splitSANs(s.SANs)
-	have := make([]string, 0, len(cert.IPAddresses))
-	for _, ip := range cert.IPAddresses {
-		have = append(have, ip.String())
+	var gotIPs []netip.Addr
+	for _, ip := range leaf.IPAddresses {
+		a, _ := netip.AddrFromSlice(ip)
+		gotIPs = append(gotIPs, a.Unmap())
 	}
-	want := make([]string, 0, len(ips))
-	for _, ip := range ips {
-		want = append(want, ip.String())
-	}
-	slices.Sort(have)
-	slices.Sort(want)
-	gotDNS := slices.Clone(cert.DNSNames)
+	slices.SortFunc(gotIPs, netip.Addr.Compare)
+	gotDNS := slices.Clone(leaf.DNSNames)
 	slices.Sort(gotDNS)
-	slices.Sort(dns)
-	if !slices.Equal(have, want) || !slices.Equal(gotDNS, dns) {
-		return "names changed"
+	if !slices.Equal(gotDNS, n.dns) || !slices.Equal(gotIPs, n.ips) ||
+		len(leaf.EmailAddresses)+len(leaf.URIs) != 0 {
+		return nil, "names changed"
 	}
-	return ""
-}
-
-func splitSANs(sans []string) (dns []string, ips []net.IP) {
-	for _, n := range sans {
-		if ip := net.ParseIP(n); ip != nil {
-			ips = append(ips, ip)
-		} else if n != "" {
-			dns = append(dns, n)
+	if !now.Add(s.LeafRenewBefore).Before(leaf.NotAfter) {
+		return nil, "expiry near"
+	}
+	// Verify as a client pinning the CA would, for every name. At a time
+	// within both validity periods: a writer's clock slightly ahead must
+	// not cause churn.
+	at := now
+	for _, nb := range []time.Time{leaf.NotBefore, ca.cert.NotBefore} {
+		if at.Before(nb) {
+			at = nb
 		}
 	}
-	return dns, ips
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	for _, name := range n.hosts() {
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			return nil, "leaf does not verify for " + name
+		}
+	}
+	cert.Leaf = leaf
+	return &state{cert: &cert, caPEM: ca.pem, crt: slices.Clone(crt)}, ""
 }
 
-func (s *Source) generate() (certPEM, keyPEM []byte, err error) {
+func (n names) hosts() []string {
+	out := slices.Clone(n.dns)
+	for _, ip := range n.ips {
+		out = append(out, ip.String())
+	}
+	return out
+}
+
+// issue returns the Secret's data: a new leaf from ca, or from a new CA
+// when ca is nil.
+func (s *Source) issue(ca *issuer, n names, now time.Time) (map[string][]byte, error) {
+	if ca == nil {
+		var err error
+		if ca, err = s.newCA(n, now); err != nil {
+			return nil, err
+		}
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	serial, err := newSerial()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	now := s.Now()
-	dns, ips := splitSANs(s.SANs)
+	notBefore, notAfter := now.Add(-backdate), now.Add(s.LeafValidity)
+	if notBefore.Before(ca.cert.NotBefore) {
+		notBefore = ca.cert.NotBefore
+	}
+	if notAfter.After(ca.cert.NotAfter) {
+		notAfter = ca.cert.NotAfter
+	}
+	var ips []net.IP
+	for _, ip := range n.ips {
+		ips = append(ips, ip.AsSlice())
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "azure-authenticator"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(s.Validity),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		Subject:               pkix.Name{CommonName: "azure-authenticator"}, // no dot: never taken for a host name
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		IsCA:                  true, // self-signed: clients trust it as its own root
-		DNSNames:              dns,
+		IsCA:                  false,
+		DNSNames:              n.dns,
 		IPAddresses:           ips,
 	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("failed to sign the serving certificate: %w", err)
+	}
+	keyPEM, err := pemKey(key)
+	if err != nil {
+		return nil, err
+	}
+	caKeyPEM, err := pemKey(ca.key)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{
+		corev1.TLSCertKey:       append(pemCert(der), ca.pem...),
+		corev1.TLSPrivateKeyKey: keyPEM,
+		CACertKey:               slices.Clone(ca.pem),
+		CAKeyKey:                caKeyPEM,
+	}, nil
+}
+
+func (s *Source) newCA(n names, now time.Time) (*issuer, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "azure-authenticator serving CA " + serial.Text(16)[:8]},
+		NotBefore:             now.Add(-backdate),
+		NotAfter:              now.Add(s.CAValidity),
+		KeyUsage:              x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLen:            0,
+		MaxPathLenZero:        true,
+	}
+	constraintsFor(n).apply(tmpl)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("failed to create the serving CA: %w", err)
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
+	return &issuer{cert: cert, pem: pemCert(der), key: key}, nil
+}
+
+func newSerial() (*big.Int, error) {
+	for {
+		serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+		if err != nil {
+			return nil, err
+		}
+		if serial.BitLen() > 64 { // positive and long enough for the CA subject suffix
+			return serial, nil
+		}
+	}
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func pemKey(key *ecdsa.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
+}
+
+// parseCerts parses PEM data holding only CERTIFICATE blocks.
+func parseCerts(data []byte) ([]*x509.Certificate, bool) {
+	var out []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, false
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, c)
+	}
+	return out, len(bytes.TrimSpace(data)) == 0
+}
+
+func parseECKey(data []byte) (*ecdsa.PrivateKey, bool) {
+	block, rest := pem.Decode(data)
+	if block == nil || block.Type != "EC PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, false
+	}
+	key, err := x509.ParseECPrivateKey(block.Bytes)
+	return key, err == nil
 }

@@ -48,11 +48,11 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
@@ -229,7 +229,7 @@ func (d *demo) startManager(manager, kubeconfig string) (stop func(), err error)
 	}
 	fmt.Printf("    /readyz ok: index synced, signing keys loaded, authenticator on %s\n", d.authnURL)
 
-	// Trust the manager's self-signed certificate, as a workload would pin it.
+	// Trust the manager's serving CA (ca.crt), as a workload would pin it.
 	cs, err := kubernetes.NewForConfig(d.env.Config)
 	if err != nil {
 		stop()
@@ -240,13 +240,18 @@ func (d *demo) startManager(manager, kubeconfig string) (stop func(), err error)
 		stop()
 		return nil, fmt.Errorf("reading the serving certificate: %w", err)
 	}
-	caPEM := sec.Data[corev1.TLSCertKey]
+	// ca.crt, not tls.crt: the CA survives leaf renewals and is confined to
+	// the --tls-sans names.
+	caPEM := sec.Data[servingcert.CACertKey]
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		stop()
+		return nil, errors.New("the serving-certificate Secret has no ca.crt")
+	}
 	if err := os.WriteFile(filepath.Join(d.work, "authn-ca.pem"), caPEM, 0o600); err != nil {
 		stop()
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
 	t := loopback.Transport()
 	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	d.client = &http.Client{Transport: t, Timeout: 30 * time.Second}

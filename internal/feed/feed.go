@@ -27,11 +27,18 @@ import (
 
 // Handler calls put for every added or updated object of type T and
 // remove with the key of every deleted one, also when the informer missed
-// the delete and hands over a tombstone. Objects of other types are
-// ignored.
+// the delete and hands over a tombstone. An object marked for deletion
+// (deletionTimestamp set, held by a finalizer) counts as deleted: after
+// `kubectl delete` it must stop granting anything, whoever still holds it.
+// Objects of other types are ignored.
 func Handler[T client.Object](put func(T), remove func(client.ObjectKey)) toolscache.ResourceEventHandler {
 	store := func(obj any) {
-		if o, ok := obj.(T); ok {
+		o, ok := obj.(T)
+		switch {
+		case !ok:
+		case o.GetDeletionTimestamp() != nil:
+			remove(client.ObjectKeyFromObject(o))
+		default:
 			put(o)
 		}
 	}

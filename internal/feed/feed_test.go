@@ -43,3 +43,26 @@ func TestHandlerStoresAndForgetsIncludingTombstones(t *testing.T) {
 		t.Fatalf("removed = %v", removed)
 	}
 }
+
+// An object held by a finalizer after `kubectl delete` is gone for the
+// views: added or updated with a deletionTimestamp, it is removed.
+func TestObjectsMarkedForDeletionAreRemoved(t *testing.T) {
+	var put []string
+	var removed []client.ObjectKey
+	h := Handler(func(s *corev1.Secret) { put = append(put, s.Name) }, func(k client.ObjectKey) { removed = append(removed, k) })
+	live := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a"}}
+	now := metav1.Now()
+	dying := live.DeepCopy()
+	dying.DeletionTimestamp = &now
+	dying.Finalizers = []string{"example.com/hold"}
+	h.OnAdd(live, false)
+	h.OnUpdate(live, dying)
+	h.OnAdd(dying, true) // e.g. a relist while it is still held
+	if len(put) != 1 {
+		t.Fatalf("put = %v: an object marked for deletion was stored", put)
+	}
+	want := client.ObjectKey{Namespace: "ns", Name: "a"}
+	if len(removed) != 2 || removed[0] != want || removed[1] != want {
+		t.Fatalf("removed = %v, want %v twice", removed, want)
+	}
+}

@@ -24,11 +24,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,17 +159,71 @@ func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
 // shared 2-core machine; a failure says what was last seen.
 func Eventually(t testing.TB, what string, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	EventuallyWithin(t, 15*time.Second, what, fn)
+}
+
+// EventuallyWithin is Eventually with another bound, for waits that
+// include client-go's backoff (up to a minute between relists).
+func EventuallyWithin(t testing.TB, bound time.Duration, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for {
 		err := fn()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after 15s: %v", what, err)
+			t.Fatalf("%s: still not true after %v: %v", what, bound, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// AddUser provisions a user without groups (so with no permission but
+// what RBAC grants it) and returns its configuration, dialing through
+// dialer (loopback only).
+func (e *Env) AddUser(name string, dialer *Dialer) (*rest.Config, error) {
+	user, err := e.Environment.ControlPlane.AddUser(envtest.User{Name: name}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("failed to add user %s: %w", name, err)
+	}
+	cfg := rest.CopyConfig(user.Config())
+	cfg.Dial = dialer.DialContext
+	return cfg, nil
+}
+
+// Dialer dials loopback and can cut every connection it made, as a network
+// blip would: in-flight requests and watches fail and clients reconnect.
+type Dialer struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// DialContext dials loopback only and remembers the connection.
+func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := loopback.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conns == nil {
+		d.conns = map[net.Conn]struct{}{}
+	}
+	d.conns[c] = struct{}{}
+	return c, nil
+}
+
+// CutAll closes every connection made so far and returns how many.
+func (d *Dialer) CutAll() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := len(d.conns)
+	for c := range d.conns {
+		_ = c.Close()
+	}
+	d.conns = nil
+	return n
 }
 
 // Update applies mutate to the latest stored obj and writes it, retrying
