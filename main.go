@@ -102,10 +102,10 @@ func run() error {
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
 		"The namespace of the manager's own objects (the leader-election Lease). Default: POD_NAMESPACE, then the in-cluster service-account namespace.")
 	flag.StringVar(&authnAddr, "authn-bind-address", ":9443", "The address the HTTPS authenticator (Conjur authn-azure routes) binds to.")
-	flag.StringVar(&tlsCertFile, "tls-cert-file", "", "PEM certificate for the authenticator, reloaded when it changes. With --tls-key-file; without both, a self-signed certificate is kept in --tls-secret.")
+	flag.StringVar(&tlsCertFile, "tls-cert-file", "", "PEM certificate for the authenticator, reloaded when it changes. With --tls-key-file; without both, a serving certificate and the name-constrained CA that signs it are kept in --tls-secret.")
 	flag.StringVar(&tlsKeyFile, "tls-key-file", "", "PEM private key for --tls-cert-file.")
-	flag.StringVar(&tlsSecret, "tls-secret", "azure-authenticator-tls", "Secret ([namespace/]name; default namespace: the manager's) holding the self-signed certificate shared by all replicas.")
-	flag.StringVar(&tlsSANs, "tls-sans", "localhost,127.0.0.1", "Comma-separated DNS names and IP addresses of the self-signed certificate; it is regenerated when they change.")
+	flag.StringVar(&tlsSecret, "tls-secret", "azure-authenticator-tls", "Secret ([namespace/]name; default namespace: the manager's) holding the serving certificate shared by all replicas and its CA (ca.crt: what clients trust).")
+	flag.StringVar(&tlsSANs, "tls-sans", "localhost,127.0.0.1", "Comma-separated DNS names and IP addresses of the serving certificate; its CA may sign for these names only and is replaced (clients re-fetch ca.crt) when they change.")
 	flag.StringVar(&account, "account", "default", "The Conjur account served: letters, digits, '.', '_' and '-'.")
 	flag.StringVar(&signingKeySecret, "signing-key-secret", "azure-authenticator-signing-keys", "Secret ([namespace/]name; default namespace: the manager's) holding the access-token signing keys.")
 	flag.StringVar(&trustedProxies, "trusted-proxies", "", "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed. Default none: the client address is the peer address.")

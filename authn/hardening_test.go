@@ -18,6 +18,7 @@ package authn_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net/http"
@@ -30,7 +31,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 
 	"github.com/azure-authenticator/azure-authenticator/authn"
 	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
@@ -39,6 +45,7 @@ import (
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 
 // world is a server fed by hand (no API server), with its own audit log,
@@ -298,7 +305,7 @@ func TestStalledUploadsDoNotStarveHonestClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = conn.Close() })
-		fmt.Fprintf(conn, "POST /authn-azure/prod/default/host%%2Fapps%%2Fapp/authenticate HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\njwt=")
+		_, _ = fmt.Fprintf(conn, "POST /authn-azure/prod/default/host%%2Fapps%%2Fapp/authenticate HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\njwt=")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -395,5 +402,57 @@ func TestEveryEarlyRefusalPaysOneSignatureVerification(t *testing.T) {
 	w.expectOK(w.serve(r.WithContext(azuread.WithVerificationCounter(r.Context(), &n))))
 	if n.Load() != 1 {
 		t.Fatalf("a success made %d signature verifications, want 1", n.Load())
+	}
+}
+
+// `kubectl delete` of an object held by a finalizer takes effect at once:
+// the AzureHost stops authenticating and its access tokens stop working,
+// and the exposed Secret stops being served, while both still exist with
+// a deletionTimestamp.
+func TestObjectsHeldByFinalizersStopGrantingWhenDeleted(t *testing.T) {
+	f := newFixture(t)
+	vm := f.vm("rg-apps", "vm-1")
+	f.host("app", rgSpec("rg-apps"))
+	f.exposedSecret("db", "app", map[string][]byte{"password": []byte("s3cret")})
+	hold := func(obj client.Object) {
+		testenv.Update(t, k8s, obj, func() { obj.SetFinalizers([]string{"example.com/hold"}) })
+		t.Cleanup(func() { testenv.Update(t, k8s, obj, func() { obj.SetFinalizers(nil) }) })
+	}
+	hold(&authnv1alpha1.AzureHost{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "app"}})
+	hold(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "db"}})
+	token := f.accessToken("app", vm)
+	if r := fetch(t, token, f.ns+"/db/password"); r.status != http.StatusOK || r.body != "s3cret" {
+		t.Fatalf("before deletion: %d %s", r.status, r.body)
+	}
+
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "db"}}
+	if err := k8s.Delete(context.Background(), sec); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the Secret being deleted is no longer served", func() error {
+		if r := fetch(t, token, f.ns+"/db/password"); r.status != http.StatusNotFound {
+			return fmt.Errorf("%d %s", r.status, r.body)
+		}
+		return nil
+	})
+	host := &authnv1alpha1.AzureHost{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "app"}}
+	if err := k8s.Delete(context.Background(), host); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the host being deleted no longer authenticates", func() error {
+		if r := authenticate(t, f.service, account, f.login("app"), azure.Token(vm, azuretest.TokenOptions{})); r.status != http.StatusUnauthorized {
+			return fmt.Errorf("%d %s", r.status, r.body)
+		}
+		return nil
+	})
+	if r := get(t, "/whoami", "Authorization", authorization(token)); r.status != http.StatusUnauthorized {
+		t.Fatalf("an access token of a host being deleted still works: %d %s", r.status, r.body)
+	}
+	// Both are still there, held by the finalizer: it is the deletion
+	// mark, not the disappearance, that revoked them.
+	for _, obj := range []client.Object{host, sec} {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil || obj.GetDeletionTimestamp() == nil {
+			t.Fatalf("%T %s: %v, deletionTimestamp %v", obj, obj.GetName(), err, obj.GetDeletionTimestamp())
+		}
 	}
 }

@@ -296,7 +296,7 @@ func TestCAIsConfinedToExactlyTheConfiguredNames(t *testing.T) {
 					t.Errorf("leaf for %s: %v", h, err)
 				}
 			}
-			if !bytes.Equal(leaf.PublicKey.(*ecdsa.PublicKey).X.Bytes(), parseKey(t, sec.Data["tls.key"]).X.Bytes()) {
+			if !parseKey(t, sec.Data["tls.key"]).PublicKey.Equal(leaf.PublicKey) {
 				t.Error("tls.key is not the leaf's key")
 			}
 		})
