@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -203,4 +204,56 @@ func BenchmarkAuthenticateOverHTTPS(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRefusalTimings sends the same tokens, alternating in one run,
+// to a known service and to an unknown one, and reports each pair's median
+// and their ratio: what a caller timing 401s could learn about which
+// services exist. Every refusal before a real signature check pays one
+// dummy RS256 verification and the same parsing.
+func BenchmarkRefusalTimings(b *testing.B) {
+	p := newInProcess(b, 0)
+	p.index.MarkSynced()
+	warm := httptest.NewRecorder()
+	p.server.Handler().ServeHTTP(warm, p.request()) // provider keys cached
+	parts := strings.Split(p.token, ".")
+	foreign := azure.Claims(azuretest.VM("00000000-0000-4000-8000-000000000000", subscription, "rg-apps", "vm-1"), azuretest.TokenOptions{})
+	tokens := []struct{ name, token string }{
+		{"bad-signature", parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-4] + "AAAA"},
+		{"foreign-issuer", azure.Sign(foreign)},
+		{"malformed", parts[0] + ".bm90LWpzb24." + parts[2]},
+	}
+	services := []string{"prod", "nope"}
+	samples := map[[2]string][]time.Duration{}
+	i := 0
+	for b.Loop() {
+		tok, svc := tokens[(i/2)%len(tokens)], services[i%2]
+		r := httptest.NewRequest(http.MethodPost, "/authn-azure/"+svc+"/default/host%2Fapps%2Fapp/authenticate", strings.NewReader("jwt="+tok.token))
+		r.RemoteAddr = "127.0.0.1:40000"
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		p.server.Handler().ServeHTTP(rec, r)
+		key := [2]string{tok.name, svc}
+		samples[key] = append(samples[key], time.Since(start))
+		if rec.Code != http.StatusUnauthorized {
+			b.Fatalf("%s at %s: %d %s", tok.name, svc, rec.Code, rec.Body)
+		}
+		i++
+	}
+	for _, tok := range tokens {
+		known, unknown := median(samples[[2]string{tok.name, "prod"}]), median(samples[[2]string{tok.name, "nope"}])
+		b.ReportMetric(float64(known.Microseconds()), "µs-"+tok.name+"-known")
+		if known > 0 {
+			b.ReportMetric(float64(unknown)/float64(known), "unknown/known-"+tok.name)
+		}
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
