@@ -52,18 +52,26 @@ import (
 // for handler-level tests of decisions that need a particular setup:
 // trusted proxies, CIDRs, tenant pins, several providers.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	server *authn.Server
 	index  *policy.Index
 	audit  *syncBuffer
-	ring   *accesstoken.Ring
+	keys   *staticKeys
 	tenant string // the first provider's tenant
 }
 
 // newWorld serves authenticator "prod" in account "default" with the
 // given providers (default: one v1 issuer of a fresh tenant), admitting
-// every host of namespace "apps".
-func newWorld(t *testing.T, mutate func(*authn.Config), providers ...policy.Provider) *world {
+// every host of namespace "apps"; its index has synced.
+func newWorld(t testing.TB, mutate func(*authn.Config), providers ...policy.Provider) *world {
+	t.Helper()
+	w := newUnsyncedWorld(t, mutate, providers...)
+	w.index.MarkSynced()
+	return w
+}
+
+// newUnsyncedWorld is newWorld before the index has synced.
+func newUnsyncedWorld(t testing.TB, mutate func(*authn.Config), providers ...policy.Provider) *world {
 	t.Helper()
 	tenant := newTenant()
 	if len(providers) == 0 {
@@ -79,17 +87,15 @@ func newWorld(t *testing.T, mutate func(*authn.Config), providers ...policy.Prov
 		Audiences:         []string{"https://management.azure.com/", azuretest.DefaultV2Audience},
 		NamespaceSelector: sel, HostSelector: labels.Everything(), Providers: providers,
 	})
-	ix.MarkSynced()
 	key, err := accesstoken.NewSigningKey(time.Now().Add(-time.Minute), time.Now().Add(-time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, index: ix, audit: &syncBuffer{}, ring: accesstoken.NewRing([]*accesstoken.SigningKey{key}), tenant: tenant}
-	keys := &staticKeys{}
-	keys.ring.Store(w.ring)
+	w := &world{t: t, index: ix, audit: &syncBuffer{}, keys: &staticKeys{}, tenant: tenant}
+	w.keys.ring.Store(accesstoken.NewRing([]*accesstoken.SigningKey{key}))
 	cfg := authn.Config{
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
-		Account:        "default", Index: ix, Signing: keys,
+		Account:        "default", Index: ix, Signing: w.keys,
 		Keys:    azuread.NewKeySets(azuread.Options{DialContext: loopback.DialContext}),
 		Auditor: authn.NewAuditor(w.audit, nil),
 	}

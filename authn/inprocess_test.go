@@ -18,7 +18,6 @@ package authn_test
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,17 +31,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn"
 	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/authn/armid"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
-	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 )
 
 // staticKeys serves a fixed ring (or none).
@@ -64,33 +60,13 @@ type inProcess struct {
 
 func newInProcess(tb testing.TB, maxInFlight int) *inProcess {
 	tb.Helper()
-	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
-	ix := policy.NewIndex()
-	ix.PutNamespace("apps", labels.Set{"team": "a"})
-	sel, _ := labels.Parse("team=a")
-	ix.PutAuthenticator(&policy.Authenticator{
-		ServiceID: "prod", Enabled: true, TokenTTL: 8 * time.Minute, ClockSkew: time.Minute,
-		Audiences: []string{"https://management.azure.com/"}, NamespaceSelector: sel, HostSelector: labels.Everything(),
-		Providers: []policy.Provider{{Issuer: azure.IssuerV1(tenant), TenantID: tenant, CABundle: azure.CAPEM()}},
+	w := newUnsyncedWorld(tb, func(c *authn.Config) {
+		c.MaxInFlight = maxInFlight
+		c.Auditor = authn.NewAuditor(io.Discard, nil) // as cheap as a busy audit sink allows
 	})
-	vm := azuretest.VM(tenant, subscription, "rg-apps", "vm-1")
-	ix.PutHost(&policy.Host{ID: policy.HostID{Namespace: "apps", Name: "app"}, UID: "u1", Generation: 1,
-		SubscriptionID: subscription, ResourceGroup: "rg-apps", SystemAssignedIdentity: armid.FoldASCII(vm.ObjectID)})
-	keys := &staticKeys{}
-	k, err := accesstoken.NewSigningKey(time.Now(), time.Now())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keys.ring.Store(accesstoken.NewRing([]*accesstoken.SigningKey{k}))
-	srv, err := authn.NewServer(authn.Config{
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
-		Account:        "default", Index: ix, Signing: keys, MaxInFlight: maxInFlight,
-		Keys: azuread.NewKeySets(azuread.Options{DialContext: loopback.DialContext}),
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &inProcess{server: srv, index: ix, keys: keys, login: "host/apps/app", token: azure.Token(vm, azuretest.TokenOptions{})}
+	vm := azuretest.VM(w.tenant, subscription, "rg-apps", "vm-1")
+	w.host("app", vm, func(h *policy.Host) { h.SystemAssignedIdentity = armid.FoldASCII(vm.ObjectID) })
+	return &inProcess{server: w.server, index: w.index, keys: w.keys, login: "host/apps/app", token: azure.Token(vm, azuretest.TokenOptions{})}
 }
 
 func (p *inProcess) request() *http.Request {
