@@ -111,7 +111,7 @@ func run() error {
 	flag.StringVar(&trustedProxies, "trusted-proxies", "", "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed. Default none: the client address is the peer address.")
 	flag.StringVar(&auditLog, "audit-log", "-", "Where the audit log (one JSON line per attempt) goes: - for standard output, or a file path (appended).")
 	flag.IntVar(&maxInFlight, "max-in-flight", authn.DefaultMaxInFlight, "Requests the authenticator serves at once; more get 503 with Retry-After. A request takes its slot only once its body (at most 64 KiB, within 2s) has arrived.")
-	flag.IntVar(&maxConnections, "max-connections", authn.DefaultMaxConnections, "Connections the authenticator keeps open at once; connections beyond it are closed as they are accepted.")
+	flag.IntVar(&maxConnections, "max-connections", authn.DefaultMaxConnections, "Connections the authenticator keeps open at once; at the cap a new connection evicts the longest-idle keep-alive one, or is closed at once when none is idle.")
 	flag.DurationVar(&keyRefresh, "provider-key-refresh", 5*time.Minute, "How often each provider's signing keys are refreshed (conditional GETs keep it cheap). A key withdrawn by the provider is refused within this plus 3m.")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "", "Comma-separated namespaces whose exposed Secrets are served (the Secret cache is limited to them). Default: all namespaces.")
 	flag.DurationVar(&maxStaleness, "max-staleness", 0, "Answer 503 once this replica's view is older than this: the API server not reached, or an AzureHost/AzureAuthenticator/Namespace watch failing, for that long (e.g. 5m). Default 0: keep serving the last known state.")
@@ -257,6 +257,11 @@ func parseCIDRs(s string) ([]netip.Prefix, error) {
 		p, err := netip.ParsePrefix(item)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a CIDR", item)
+		}
+		if p.Addr().Is4In6() {
+			// Peers are compared unmapped: such a range would match no
+			// proxy, and the proxy's own address would become the client's.
+			return nil, fmt.Errorf("%q is an IPv4-mapped IPv6 range; write it as IPv4", item)
 		}
 		out = append(out, p.Masked())
 	}

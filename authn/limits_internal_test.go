@@ -18,8 +18,11 @@ package authn
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +39,7 @@ import (
 	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 
 func TestRequestsOverTheInFlightCapGet503WithRetryAfter(t *testing.T) {
@@ -314,4 +318,120 @@ func TestConnectionsOverTheCapAreClosedAtAccept(t *testing.T) {
 		t.Fatal("a connection over the cap was kept open after one slot was freed")
 	}
 	_, _ = second, fourth
+}
+
+// A request waiting for a key fetch holds no slot; when it resumes it
+// takes one again, unless its caller has left while every slot was busy:
+// then it returns at once, holding none.
+func TestWaitingForAKeyFetchHoldsNoSlot(t *testing.T) {
+	s, err := NewServer(Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
+		Account:        "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 1,
+		Keys: azuread.NewKeySets(azuread.Options{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.inFlight <- struct{}{} // this request's slot
+	held := true
+	resume := s.waitHook(context.Background(), &held)()
+	if held || len(s.inFlight) != 0 {
+		t.Fatalf("while waiting: held=%v, slots taken %d", held, len(s.inFlight))
+	}
+	resume()
+	if !held || len(s.inFlight) != 1 {
+		t.Fatalf("after resuming: held=%v, slots taken %d", held, len(s.inFlight))
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	resume = s.waitHook(ctx, &held)()
+	s.inFlight <- struct{}{} // another request took the freed slot
+	cancel()
+	done := make(chan struct{})
+	go func() { resume(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a caller who left waits for a slot")
+	}
+	if held {
+		t.Fatal("a caller who left claims a slot it does not hold")
+	}
+}
+
+// At the connection cap, a connection parked idle between requests makes
+// room for a new one, so keep-alive connections cannot lock other clients
+// out; connections busy with a request are never evicted.
+func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitConnections(inner, 2)
+	release := make(chan struct{})
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ConnState: ln.ConnState,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/block" {
+				<-release
+			}
+		})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	url := "http://" + inner.Addr().String()
+	client := func() *http.Client {
+		tr := &http.Transport{MaxConnsPerHost: 1, DisableCompression: true}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
+	get := func(c *http.Client, path string) error {
+		resp, err := c.Get(url + path)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+	// Two clients park keep-alive connections; a third still gets in.
+	a, b := client(), client()
+	for _, c := range []*http.Client{a, b} {
+		if err := get(c, "/"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bothIdle := func() error {
+		ln.mu.Lock()
+		defer ln.mu.Unlock()
+		if ln.open != 2 || len(ln.idle) != 2 {
+			return fmt.Errorf("%d open, %d idle", ln.open, len(ln.idle))
+		}
+		return nil
+	}
+	eventually(t, "both connections idle", bothIdle)
+	if err := get(client(), "/"); err != nil {
+		t.Fatalf("a new client was locked out by idle connections: %v", err)
+	}
+	eventually(t, "the newcomer's and one parked connection idle", bothIdle)
+
+	// Two requests in progress fill the cap: nothing is evicted, and a
+	// new connection is refused.
+	t.Cleanup(func() { close(release) })
+	for range 2 {
+		go func() { _ = get(client(), "/block") }()
+	}
+	eventually(t, "two requests in progress at the cap", func() error {
+		ln.mu.Lock()
+		defer ln.mu.Unlock()
+		if ln.open != 2 || len(ln.idle) != 0 {
+			return fmt.Errorf("%d open, %d idle", ln.open, len(ln.idle))
+		}
+		return nil
+	})
+	if err := get(client(), "/"); err == nil {
+		t.Fatal("a connection beyond the cap was served while every connection was busy")
+	}
+}
+
+func eventually(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	testenv.Eventually(t, what, fn)
 }

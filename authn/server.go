@@ -248,8 +248,10 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.cfg.Log.Info("Serving the Azure authenticator", "address", ln.Addr().String(), "account", s.cfg.Account,
 		"maxConnections", s.cfg.MaxConnections, "maxInFlight", s.cfg.MaxInFlight)
+	limited := limitConnections(ln, s.cfg.MaxConnections)
+	srv.ConnState = limited.ConnState
 	errs := make(chan error, 1)
-	go func() { errs <- srv.Serve(tls.NewListener(limitConnections(ln, s.cfg.MaxConnections), srv.TLSConfig)) }()
+	go func() { errs <- srv.Serve(tls.NewListener(limited, srv.TLSConfig)) }()
 	s.started.Store(true)
 	defer s.started.Store(false)
 	select {
@@ -278,9 +280,16 @@ func (s *Server) limit(next http.Handler) http.Handler {
 		h.Set(RequestIDHeader, id)
 		r = r.WithContext(withRequestID(r.Context(), id))
 		r.Body = s.readBody(w, r)
+		// held says whether this request holds its slot: it gives it back
+		// while it waits for a provider key fetch (see waitHook).
+		held := true
 		select {
 		case s.inFlight <- struct{}{}:
-			defer func() { <-s.inFlight }()
+			defer func() {
+				if held {
+					<-s.inFlight
+				}
+			}()
 		default:
 			s.refuse(w, r, "overloaded", failure.New(failure.Overloaded, "all "+strconv.Itoa(s.cfg.MaxInFlight)+" in-flight slots taken"))
 			return
@@ -297,18 +306,28 @@ func (s *Server) limit(next http.Handler) http.Handler {
 				s.refuse(w, r, "panic", failure.New(failure.Internal, "panic while serving the request"))
 			}
 		}()
-		r = r.WithContext(azuread.WithWaitHook(r.Context(), s.releaseWhileWaiting))
+		r = r.WithContext(azuread.WithWaitHook(r.Context(), s.waitHook(r.Context(), &held)))
 		next.ServeHTTP(w, r)
 	})
 }
 
-// releaseWhileWaiting gives the request's in-flight slot back while it
-// waits for a provider key fetch (idle time, bounded by the fetch
-// timeout), so callers queued on one slow fetch cannot starve the server;
-// resume takes a slot again, waiting for one if need be.
-func (s *Server) releaseWhileWaiting() (resume func()) {
-	<-s.inFlight
-	return func() { s.inFlight <- struct{}{} }
+// waitHook gives the request's in-flight slot back while it waits for a
+// provider key fetch (idle time, bounded by the fetch timeout), so callers
+// queued on one slow fetch cannot starve the server. Resuming takes a slot
+// again, waiting for one as long as the caller is there; a caller who left
+// holds none, and *held says so.
+func (s *Server) waitHook(ctx context.Context, held *bool) func() (resume func()) {
+	return func() func() {
+		<-s.inFlight
+		*held = false
+		return func() {
+			select {
+			case s.inFlight <- struct{}{}:
+				*held = true
+			case <-ctx.Done():
+			}
+		}
+	}
 }
 
 // readBody reads the request body, at most MaxBodyBytes, within

@@ -178,6 +178,11 @@ func parseCIDR(s string) (netip.Prefix, error) {
 	if prefix.Masked() != prefix {
 		return netip.Prefix{}, fmt.Errorf("has bits set after the prefix length; did you mean %s?", prefix.Masked())
 	}
+	if prefix.Addr().Is4In6() {
+		// Client addresses are compared unmapped: a ::ffff:a.b.c.d/n range
+		// would silently match nothing.
+		return netip.Prefix{}, fmt.Errorf("is an IPv4-mapped IPv6 range; write it as IPv4")
+	}
 	return prefix, nil
 }
 

@@ -54,6 +54,7 @@ func TestCompileHostRefusesWhatAdmissionShouldHaveRefused(t *testing.T) {
 			ResourceID: "/subscriptions/" + testSub + "/resourceGroups/other/providers/Microsoft.Compute/virtualMachines/vm"}, "must lie in subscriptionID and resourceGroup"},
 		{"CIDR with host bits", authnv1alpha1.AzureHostSpec{SubscriptionID: testSub, ResourceGroup: "rg", AllowedCIDRs: []string{"10.1.2.3/8"}}, "did you mean 10.0.0.0/8"},
 		{"address with a zone", authnv1alpha1.AzureHostSpec{SubscriptionID: testSub, ResourceGroup: "rg", AllowedCIDRs: []string{"fe80::1%eth0"}}, "spec.allowedCIDRs[0]"},
+		{"IPv4-mapped range (would match no client)", authnv1alpha1.AzureHostSpec{SubscriptionID: testSub, ResourceGroup: "rg", AllowedCIDRs: []string{"::ffff:10.0.0.0/104"}}, "write it as IPv4"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -183,6 +183,13 @@ func (s *Store) load(obj any) {
 	if !ok {
 		return
 	}
+	if sec.DeletionTimestamp != nil {
+		// Deleted, even if a finalizer holds it: the key-compromise
+		// procedure must not depend on who else holds the Secret.
+		s.ring.Store(nil)
+		s.Log.Info("Signing-key Secret is being deleted: no tokens are issued or accepted until it is recreated", "secret", s.Namespace+"/"+s.Name)
+		return
+	}
 	keys, err := accesstoken.Unmarshal(sec.Data[DataKey])
 	if err != nil {
 		// Fail closed: a broken Secret must not leave old keys in use.
