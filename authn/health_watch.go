@@ -29,6 +29,7 @@ import (
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
@@ -216,16 +217,35 @@ func (o *observedListWatch) Watch(opts metav1.ListOptions) (watch.Interface, err
 
 func (o *observedListWatch) WatchWithContext(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 	w, err := o.lw.WatchWithContext(ctx, opts)
+	streaming := opts.SendInitialEvents != nil && *opts.SendInitialEvents
 	switch {
+	case err == nil && streaming:
+		// A streaming list has recovered only once its initial state has
+		// arrived (the initial-events-end bookmark); until then the store
+		// still holds what it had before the failure.
+		return watch.Filter(w, func(e watch.Event) (watch.Event, bool) {
+			if e.Type == watch.Bookmark && initialEventsEnd(e.Object) {
+				o.health.Recovered()
+			}
+			return e, true
+		}), nil
 	case err == nil:
+		// A plain watch opens after its list has replaced the store.
 		o.health.Recovered()
-	case opts.SendInitialEvents != nil:
+	case streaming && !apierrors.IsTooManyRequests(err) && !utilnet.IsConnectionRefused(err):
 		// A streaming list the server refuses is retried as a plain list
 		// by the reflector; that list's failure is the one that counts.
+		// Throttling and refused connections the reflector retries as a
+		// streaming list again, so they count here.
 	default:
 		o.health.Failed(ctx, err)
 	}
 	return w, err
+}
+
+func initialEventsEnd(obj runtime.Object) bool {
+	m, err := meta.Accessor(obj)
+	return err == nil && m.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true"
 }
 
 // IsWatchListSemanticsUnSupported keeps the wrapped client's answer: the

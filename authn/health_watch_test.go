@@ -355,3 +355,46 @@ func TestShortReasonsNameTheKindOnly(t *testing.T) {
 		}
 	}
 }
+
+// A streaming list has recovered only when its initial state has arrived
+// (the initial-events-end bookmark), not when its watch opens; throttling
+// and refused connections, which the reflector retries as streaming lists
+// without calling the watch-error handler, count as failures.
+func TestStreamingListsRecoverAtTheirInitialEventsEnd(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Now())
+	h := NewWatchHealth(logr.Discard(), clk)
+	i := h.Informer("secrets/a", false, nil)
+	streaming := metav1.ListOptions{SendInitialEvents: ptr.To(true)}
+
+	throttled := &fakeLW{}
+	throttled.fail(nil, apierrors.NewTooManyRequests("slow down", 1))
+	_, _ = observe(i, throttled).WatchWithContext(context.Background(), streaming)
+	clk.SetTime(clk.Now().Add(time.Minute))
+	if got := i.Staleness(); got != time.Minute {
+		t.Fatalf("throttled streaming list: staleness %v, want 1m", got)
+	}
+
+	fake := watch.NewFake()
+	lw := &streamingLW{w: fake}
+	w, err := observe(i, lw).WatchWithContext(context.Background(), streaming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	go fake.Add(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s"}})
+	<-w.ResultChan()
+	if got := i.Staleness(); got != time.Minute {
+		t.Fatalf("initial events still arriving: staleness %v, want 1m (not recovered yet)", got)
+	}
+	go fake.Action(watch.Bookmark, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"}}})
+	<-w.ResultChan()
+	if got := i.Staleness(); got != 0 {
+		t.Fatalf("after the initial-events-end bookmark: staleness %v, want 0", got)
+	}
+}
+
+type streamingLW struct{ w watch.Interface }
+
+func (s *streamingLW) List(metav1.ListOptions) (runtime.Object, error) { return &corev1.SecretList{}, nil }
+func (s *streamingLW) Watch(metav1.ListOptions) (watch.Interface, error) { return s.w, nil }
