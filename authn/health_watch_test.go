@@ -396,5 +396,7 @@ func TestStreamingListsRecoverAtTheirInitialEventsEnd(t *testing.T) {
 
 type streamingLW struct{ w watch.Interface }
 
-func (s *streamingLW) List(metav1.ListOptions) (runtime.Object, error) { return &corev1.SecretList{}, nil }
+func (s *streamingLW) List(metav1.ListOptions) (runtime.Object, error) {
+	return &corev1.SecretList{}, nil
+}
 func (s *streamingLW) Watch(metav1.ListOptions) (watch.Interface, error) { return s.w, nil }
