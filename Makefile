@@ -7,6 +7,8 @@ ETCD_VERSION ?= v3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+
 LOCALBIN ?= $(CURDIR)/bin
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/azure-authenticator
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -67,8 +69,8 @@ test: verify-generated vet envtest ## Run every test against a real kube-apiserv
 ##@ Build and run
 
 .PHONY: build
-build: ## Build the manager binary into bin/manager.
-	go build -o $(LOCALBIN)/manager .
+build: ## Build the manager binary into bin/manager, its version stamped from git.
+	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(LOCALBIN)/manager .
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig (its Secrets in $$POD_NAMESPACE, default "default").

@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -50,6 +51,21 @@ import (
 	"github.com/azure-authenticator/azure-authenticator/controllers"
 	"github.com/azure-authenticator/azure-authenticator/internal/managerns"
 )
+
+// version is stamped at build time (-ldflags "-X main.version=v1.2.3");
+// otherwise it is the module version the Go toolchain recorded, if any.
+var version = ""
+
+// versionString is this build's version.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
 
 // leaderElectionID names the Lease the replicas compete for.
 const leaderElectionID = "azure-authenticator.authn.dap.io"
@@ -115,9 +131,14 @@ func run() error {
 	flag.DurationVar(&keyRefresh, "provider-key-refresh", 5*time.Minute, "How often each provider's signing keys are refreshed (conditional GETs keep it cheap). A key withdrawn by the provider is refused within this plus 3m.")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "", "Comma-separated namespaces whose exposed Secrets are served (the Secret cache is limited to them). Default: all namespaces.")
 	flag.DurationVar(&maxStaleness, "max-staleness", 0, "Answer 503 once this replica's view is older than this: the API server not reached, or an AzureHost/AzureAuthenticator/Namespace watch failing, for that long (e.g. 5m). Default 0: keep serving the last known state.")
+	showVersion := flag.Bool("version", false, "Print the version and exit.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("azure-authenticator", versionString())
+		return nil
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -218,7 +239,7 @@ func run() error {
 		return fmt.Errorf("failed to add the readiness check: %w", err)
 	}
 
-	log.Info("Starting the manager", "namespace", namespace, "leaderElection", enableLeaderElection)
+	log.Info("Starting the manager", "version", versionString(), "namespace", namespace, "leaderElection", enableLeaderElection)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("manager stopped: %w", err)
 	}

@@ -33,3 +33,16 @@ func TestTrustedProxiesRefuseIPv4MappedRanges(t *testing.T) {
 		t.Fatalf("parseCIDRs = %v, %v", got, err)
 	}
 }
+
+func TestVersionIsStampedOrRecorded(t *testing.T) {
+	saved := version
+	t.Cleanup(func() { version = saved })
+	version = "v9.9.9"
+	if got := versionString(); got != "v9.9.9" {
+		t.Fatalf("stamped version: %q", got)
+	}
+	version = ""
+	if got := versionString(); got == "" {
+		t.Fatal("no version at all")
+	}
+}
