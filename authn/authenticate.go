@@ -52,7 +52,7 @@ import (
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, account, loginSeg string) {
 	start := s.cfg.Now()
 	ip := clientIP(r, s.cfg.TrustedProxies)
-	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: "authenticate", Service: service, Account: account, ClientIP: addrText(ip)}
+	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: "authenticate", Service: service, Account: account, ClientIP: policy.AddrText(ip)}
 	login, loginErr := url.PathUnescape(loginSeg) // exactly once: host%2Fns%2Fname
 	if loginErr == nil {
 		ev.Host = login

@@ -70,14 +70,6 @@ func parseHop(hop string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// addrText is how an address appears in audit lines and /whoami.
-func addrText(ip netip.Addr) string {
-	if !ip.IsValid() {
-		return "unknown"
-	}
-	return ip.String()
-}
-
 func inAny(ip netip.Addr, prefixes []netip.Prefix) bool {
 	for _, p := range prefixes {
 		if p.Contains(ip) {

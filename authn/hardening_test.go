@@ -110,17 +110,16 @@ func newUnsyncedWorld(t testing.TB, mutate func(*authn.Config), providers ...pol
 
 // host indexes apps/<name> for the VM's subscription and resource group.
 func (w *world) host(name string, vm azuretest.Identity, mutate func(*policy.Host)) {
+	id, err := armid.Parse(vm.MIRID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	h := &policy.Host{ID: policy.HostID{Namespace: "apps", Name: name}, UID: "uid-" + name, Generation: 1,
-		SubscriptionID: armid.FoldASCII(subscription), ResourceGroup: armid.FoldASCII(rgOf(vm))}
+		SubscriptionID: armid.FoldASCII(id.SubscriptionID), ResourceGroup: armid.FoldASCII(id.ResourceGroup)}
 	if mutate != nil {
 		mutate(h)
 	}
 	w.index.PutHost(h)
-}
-
-func rgOf(id azuretest.Identity) string {
-	parts := strings.Split(id.MIRID, "/")
-	return parts[4] // /subscriptions/<sub>/resourcegroups/<rg>/...
 }
 
 // serve runs one request through the server's handler.

@@ -128,7 +128,7 @@ func TestClientIPBelievesOnlyTrustedProxies(t *testing.T) {
 					r.Header.Add("X-Forwarded-For", line)
 				}
 			}
-			if got := addrText(clientIP(r, trusted)); got != tc.want {
+			if got := policy.AddrText(clientIP(r, trusted)); got != tc.want {
 				t.Fatalf("clientIP = %s, want %s", got, tc.want)
 			}
 		})
@@ -406,11 +406,11 @@ func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
 		}
 		return nil
 	}
-	eventually(t, "both connections idle", bothIdle)
+	testenv.Eventually(t, "both connections idle", bothIdle)
 	if err := get(client(), "/"); err != nil {
 		t.Fatalf("a new client was locked out by idle connections: %v", err)
 	}
-	eventually(t, "the newcomer's and one parked connection idle", bothIdle)
+	testenv.Eventually(t, "the newcomer's and one parked connection idle", bothIdle)
 
 	// Two requests in progress fill the cap: nothing is evicted, and a
 	// new connection is refused.
@@ -418,7 +418,7 @@ func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
 	for range 2 {
 		go func() { _ = get(client(), "/block") }()
 	}
-	eventually(t, "two requests in progress at the cap", func() error {
+	testenv.Eventually(t, "two requests in progress at the cap", func() error {
 		ln.mu.Lock()
 		defer ln.mu.Unlock()
 		if ln.open != 2 || len(ln.idle) != 0 {
@@ -429,9 +429,4 @@ func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
 	if err := get(client(), "/"); err == nil {
 		t.Fatal("a connection beyond the cap was served while every connection was busy")
 	}
-}
-
-func eventually(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	testenv.Eventually(t, what, fn)
 }

@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/azure-authenticator/azure-authenticator/authn/failure"
+	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 )
 
 // variableID is <namespace>/<secretName>/<key>; fully qualified it is
@@ -80,7 +81,7 @@ func (s *Server) lookupSecret(c *Caller, id variableID, ok bool) ([]byte, *failu
 // token for the account in the URL.
 func (s *Server) fetchGate(w http.ResponseWriter, r *http.Request, op, account string) (*Caller, func(AuditEvent, *failure.Error)) {
 	ip := clientIP(r, s.cfg.TrustedProxies)
-	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: op, Account: account, ClientIP: addrText(ip)}
+	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: op, Account: account, ClientIP: policy.AddrText(ip)}
 	finish := func(e AuditEvent, f *failure.Error) {
 		result := "success"
 		if f != nil {
@@ -197,7 +198,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	body, _ := json.Marshal(map[string]string{
 		"account":         s.cfg.Account,
 		"username":        caller.Claims.Subject,
-		"client_ip":       addrText(caller.ClientIP),
+		"client_ip":       policy.AddrText(caller.ClientIP),
 		"token_issued_at": time.Unix(caller.Claims.IssuedAt, 0).UTC().Format("2006-01-02T15:04:05.000-07:00"),
 	})
 	finish(AuditEvent{}, nil)

@@ -359,7 +359,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, reason string, e
 	rejectedRequests.WithLabelValues(reason).Inc()
 	s.cfg.Auditor.Record(AuditEvent{
 		RequestID: requestIDOf(r.Context()), Operation: operationOf(r), Result: "failure",
-		ClientIP: addrText(clientIP(r, s.cfg.TrustedProxies)), Code: string(e.Code), Reason: e.Detail(),
+		ClientIP: policy.AddrText(clientIP(r, s.cfg.TrustedProxies)), Code: string(e.Code), Reason: e.Detail(),
 	})
 	writeFailure(w, e, failure.Authenticate)
 }

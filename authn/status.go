@@ -75,7 +75,7 @@ func (s *Server) CheckAccessToken(r *http.Request, ip netip.Addr) (*Caller, *fai
 // cached state only: it never triggers discovery.
 func (s *Server) status(w http.ResponseWriter, r *http.Request, service, account string) {
 	ip := clientIP(r, s.cfg.TrustedProxies)
-	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: "validate-status", Service: service, Account: account, ClientIP: addrText(ip)}
+	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: "validate-status", Service: service, Account: account, ClientIP: policy.AddrText(ip)}
 	fail := func(e *failure.Error) {
 		ev.Result, ev.Code, ev.Reason = "failure", string(e.Code), e.Detail()
 		s.cfg.Auditor.Record(ev)

@@ -88,13 +88,20 @@ func (h *Host) Match(w Workload) error {
 		return mismatch("resource-id")
 	}
 	if !h.AllowsClient(w.ClientIP) {
-		client := "unknown"
-		if w.ClientIP.IsValid() {
-			client = w.ClientIP.String()
-		}
-		return failure.New(failure.OriginNotAllowed, fmt.Sprintf("host %s does not allow client %s", h.ID, client))
+		return failure.New(failure.OriginNotAllowed, fmt.Sprintf("host %s does not allow client %s", h.ID, AddrText(w.ClientIP)))
 	}
 	return nil
+}
+
+// AddrText is how a client address appears in reasons, audit lines and
+// /whoami: the invalid address is the unknown client (behind a trusted
+// proxy, an X-Forwarded-For naming no usable hop), which AllowsClient
+// matches against no CIDR.
+func AddrText(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return "unknown"
+	}
+	return ip.String()
 }
 
 // AllowsClient reports whether ip may act as this host: any address when
