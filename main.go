@@ -33,6 +33,10 @@ import (
 	"strings"
 	"time"
 
+	// Trust roots for reaching Entra ID when the system has none (the
+	// image is FROM scratch); system roots, and SSL_CERT_FILE, win when
+	// present.
+	_ "golang.org/x/crypto/x509roots/fallback"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -67,8 +71,8 @@ func versionString() string {
 	return "(devel)"
 }
 
-// leaderElectionID names the Lease the replicas compete for.
-const leaderElectionID = "azure-authenticator.authn.dap.io"
+// defaultLeaderElectionID names the Lease the replicas compete for.
+const defaultLeaderElectionID = "azure-authenticator.authn.dap.io"
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=system,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch;create;update
@@ -91,6 +95,7 @@ func run() error {
 		enableHTTP2          bool
 		enableLeaderElection bool
 		leaderElectionNS     string
+		leaderElectionID     string
 		authnAddr            string
 		tlsCertFile          string
 		tlsKeyFile           string
@@ -117,6 +122,8 @@ func run() error {
 		"Elect a leader among replicas; only the leader writes status. Every replica serves and keeps its own index.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
 		"The namespace of the manager's own objects (the leader-election Lease). Default: POD_NAMESPACE, then the in-cluster service-account namespace.")
+	flag.StringVar(&leaderElectionID, "leader-election-id", defaultLeaderElectionID,
+		"The name of the leader-election Lease; installations sharing a namespace need different ones.")
 	flag.StringVar(&authnAddr, "authn-bind-address", ":9443", "The address the HTTPS authenticator (Conjur authn-azure routes) binds to.")
 	flag.StringVar(&tlsCertFile, "tls-cert-file", "", "PEM certificate for the authenticator, reloaded when it changes. With --tls-key-file; without both, a serving certificate and the name-constrained CA that signs it are kept in --tls-secret.")
 	flag.StringVar(&tlsKeyFile, "tls-key-file", "", "PEM private key for --tls-cert-file.")

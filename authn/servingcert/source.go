@@ -42,6 +42,16 @@ limitations under the License.
 // names change, when the CA nears its own expiry, or when the Secret holds
 // anything else (including the unconstrained self-signed certificate older
 // versions stored).
+//
+// During a rollout that changes the names, replicas with the old and the
+// new names run side by side and must not take the Secret from each other
+// in a loop. The Secret records a digest of the names it was written for,
+// when the writer's claim began (its start) and when a replica with those
+// names last renewed the claim (every RenewEvery). A replica whose names
+// differ serves what a newer, live claim wrote instead of replacing it: the
+// newest configuration wins, once. A claim nobody has renewed for
+// ClaimExpiry (its replicas are gone, e.g. an old replica that restarted
+// after the new ones and was then removed) is taken over.
 package servingcert
 
 import (
@@ -83,6 +93,18 @@ const (
 	CAKeyKey = "ca.key"
 )
 
+// Annotations of the Secret recording whose names it holds.
+const (
+	// NamesAnnotation is a digest of the names the Secret was written for.
+	NamesAnnotation = "authn.dap.io/serving-names-sha256"
+	// ClaimedAnnotation is when the writer's claim on those names began
+	// (RFC 3339): the newest claim wins.
+	ClaimedAnnotation = "authn.dap.io/serving-names-claimed"
+	// RenewedAnnotation is when a replica with those names last confirmed
+	// it is alive (RFC 3339).
+	RenewedAnnotation = "authn.dap.io/serving-names-renewed"
+)
+
 // Defaults of the Source tunables.
 const (
 	DefaultCAValidity      = 10 * 365 * 24 * time.Hour
@@ -90,6 +112,8 @@ const (
 	DefaultLeafValidity    = 90 * 24 * time.Hour
 	DefaultLeafRenewBefore = 30 * 24 * time.Hour
 	DefaultEvery           = time.Minute
+	DefaultRenewEvery      = 5 * time.Minute
+	DefaultClaimExpiry     = 15 * time.Minute
 )
 
 const (
@@ -121,11 +145,22 @@ type Source struct {
 	LeafRenewBefore time.Duration
 	// Every is how often the Secret is checked again [1m].
 	Every time.Duration
-	Now   func() time.Time
-	Log   logr.Logger
+	// RenewEvery [5m] is how often replicas renew their claim on the
+	// Secret's names; ClaimExpiry [15m] is when an unrenewed claim for
+	// other names may be taken over.
+	RenewEvery  time.Duration
+	ClaimExpiry time.Duration
+	// Claimed is when this replica's claim on its names began [the first
+	// Sync]: set it to the process start.
+	Claimed time.Time
+	Now     func() time.Time
+	Log     logr.Logger
 
 	once  sync.Once
 	state atomic.Pointer[state]
+
+	mu        sync.Mutex // serialises Sync; guards deferring
+	deferring bool       // serving a newer claim's names
 }
 
 // state is what is served, swapped as a whole.
@@ -155,8 +190,17 @@ func (s *Source) setDefaults() {
 	if s.Every == 0 {
 		s.Every = DefaultEvery
 	}
+	if s.RenewEvery == 0 {
+		s.RenewEvery = DefaultRenewEvery
+	}
+	if s.ClaimExpiry == 0 {
+		s.ClaimExpiry = DefaultClaimExpiry
+	}
 	if s.Now == nil {
 		s.Now = time.Now
+	}
+	if s.Claimed.IsZero() {
+		s.Claimed = s.Now()
 	}
 }
 
@@ -164,8 +208,10 @@ func (s *Source) setDefaults() {
 // their issuer.
 func (s *Source) checkTimes() error {
 	switch {
-	case s.CAValidity < 0 || s.CARenewBefore < 0 || s.LeafValidity < 0 || s.LeafRenewBefore < 0 || s.Every < 0:
+	case s.CAValidity < 0 || s.CARenewBefore < 0 || s.LeafValidity < 0 || s.LeafRenewBefore < 0 || s.Every < 0 || s.RenewEvery < 0:
 		return errors.New("serving certificate: durations must not be negative")
+	case s.ClaimExpiry < 2*s.RenewEvery:
+		return fmt.Errorf("serving certificate: ClaimExpiry %v must be at least twice RenewEvery %v", s.ClaimExpiry, s.RenewEvery)
 	case s.LeafRenewBefore >= s.LeafValidity:
 		return fmt.Errorf("serving certificate: LeafRenewBefore %v must be below LeafValidity %v", s.LeafRenewBefore, s.LeafValidity)
 	case s.CARenewBefore >= s.CAValidity:
@@ -236,6 +282,9 @@ func (s *Source) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	digest := n.digest()
 	secrets := s.Client.CoreV1().Secrets(s.Namespace)
 	for range maxAttempts {
 		now := s.Now()
@@ -246,12 +295,25 @@ func (s *Source) Sync(ctx context.Context) error {
 		case err != nil:
 			return fmt.Errorf("failed to read the serving-certificate Secret %s/%s: %w", s.Namespace, s.Name, err)
 		}
+		if sec != nil && s.deferToNewerClaim(sec, digest, now) {
+			return nil
+		}
 		var ca *issuer
 		if sec != nil {
 			var reason string
 			if ca, reason = s.checkCA(sec, n, now); ca == nil {
 				s.Log.Info("Replacing the serving CA; clients must fetch the new "+CACertKey, "reason", reason)
 			} else if st, reason := s.checkLeaf(sec, ca, n, now); st != nil {
+				if !s.claimDue(sec, digest, now) {
+					s.store(st)
+					return nil
+				}
+				s.recordClaim(sec, digest, now)
+				if _, err := secrets.Update(ctx, sec, metav1.UpdateOptions{}); apierrors.IsConflict(err) {
+					continue
+				} else if err != nil {
+					return fmt.Errorf("failed to renew the claim on the serving-certificate Secret %s/%s: %w", s.Namespace, s.Name, err)
+				}
 				s.store(st)
 				return nil
 			} else {
@@ -268,9 +330,11 @@ func (s *Source) Sync(ctx context.Context) error {
 				Type:       corev1.SecretTypeTLS,
 				Data:       data,
 			}
+			s.recordClaim(sec, digest, now)
 			sec, err = secrets.Create(ctx, sec, metav1.CreateOptions{})
 		} else {
 			sec.Data = data
+			s.recordClaim(sec, digest, now)
 			sec, err = secrets.Update(ctx, sec, metav1.UpdateOptions{})
 		}
 		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
@@ -292,6 +356,81 @@ func (s *Source) Sync(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("serving-certificate Secret %s/%s: other writers won %d times in a row", s.Namespace, s.Name, maxAttempts)
+}
+
+// deferToNewerClaim reports whether sec holds another configuration's
+// names under a newer claim that is still renewed, and if so serves its
+// certificate, if usable, instead of replacing it. When this replica takes
+// over an expired newer claim, its own claim starts now, so that it is the
+// newest.
+func (s *Source) deferToNewerClaim(sec *corev1.Secret, digest string, now time.Time) bool {
+	theirs := sec.Annotations[NamesAnnotation]
+	claimed, err := time.Parse(time.RFC3339Nano, sec.Annotations[ClaimedAnnotation])
+	if theirs == "" || theirs == digest || err != nil || !claimed.After(s.Claimed) {
+		s.deferring = false
+		return false
+	}
+	renewed, err := time.Parse(time.RFC3339Nano, sec.Annotations[RenewedAnnotation])
+	if err != nil || now.Sub(renewed) >= s.ClaimExpiry {
+		s.Log.Info("Taking over the serving-certificate Secret: the newer claim on other names is no longer renewed", "claimed", claimed, "renewed", renewed)
+		s.Claimed, s.deferring = now, false
+		return false
+	}
+	if !s.deferring {
+		s.deferring = true
+		s.Log.Info("The serving-certificate Secret holds other names under a newer claim (a rollout in progress?); serving its certificate instead of replacing it", "claimed", claimed)
+	}
+	if st := s.usable(sec, now); st != nil {
+		s.store(st)
+	}
+	return true
+}
+
+// usable returns what to serve from sec as it stands, for whatever names
+// its certificate holds, or nil.
+func (s *Source) usable(sec *corev1.Secret, now time.Time) *state {
+	certs, ok := parseCerts(sec.Data[corev1.TLSCertKey])
+	if !ok || len(certs) == 0 {
+		return nil
+	}
+	var sans []string
+	sans = append(sans, certs[0].DNSNames...)
+	for _, ip := range certs[0].IPAddresses {
+		sans = append(sans, ip.String())
+	}
+	n, err := parseNames(sans)
+	if err != nil {
+		return nil
+	}
+	ca, _ := s.checkCA(sec, n, now)
+	if ca == nil {
+		return nil
+	}
+	st, _ := s.checkLeaf(sec, ca, n, now)
+	return st
+}
+
+// recordClaim marks sec as written for digest and renewed at now, keeping
+// the recorded claim when the names are unchanged.
+func (s *Source) recordClaim(sec *corev1.Secret, digest string, now time.Time) {
+	if sec.Annotations == nil {
+		sec.Annotations = map[string]string{}
+	}
+	if sec.Annotations[NamesAnnotation] != digest || sec.Annotations[ClaimedAnnotation] == "" {
+		sec.Annotations[NamesAnnotation] = digest
+		sec.Annotations[ClaimedAnnotation] = s.Claimed.UTC().Format(time.RFC3339Nano)
+	}
+	sec.Annotations[RenewedAnnotation] = now.UTC().Format(time.RFC3339Nano)
+}
+
+// claimDue reports whether sec, holding this replica's names, needs its
+// claim renewed.
+func (s *Source) claimDue(sec *corev1.Secret, digest string, now time.Time) bool {
+	if sec.Annotations[NamesAnnotation] != digest {
+		return true
+	}
+	renewed, err := time.Parse(time.RFC3339Nano, sec.Annotations[RenewedAnnotation])
+	return err != nil || now.Sub(renewed) >= s.RenewEvery
 }
 
 func (s *Source) store(st *state) {
@@ -546,6 +685,18 @@ func (s *Source) checkLeaf(sec *corev1.Secret, ca *issuer, n names, now time.Tim
 	}
 	cert.Leaf = leaf
 	return &state{cert: &cert, caPEM: ca.pem, crt: slices.Clone(crt)}, ""
+}
+
+// digest identifies n: the same names in any order or case give the same.
+func (n names) digest() string {
+	h := sha256.New()
+	for _, d := range n.dns {
+		fmt.Fprintf(h, "dns:%s\n", d)
+	}
+	for _, ip := range n.ips {
+		fmt.Fprintf(h, "ip:%s\n", ip)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (n names) hosts() []string {

@@ -748,3 +748,116 @@ func TestRefusesUnsafeConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// caWrites counts the writes to the Secret that change its CA (renewals of
+// the claim write annotations only).
+func caWrites(cs *fake.Clientset) *int {
+	n := new(int)
+	cs.PrependReactor("*", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		var sec *corev1.Secret
+		switch a := a.(type) {
+		case k8stesting.CreateAction:
+			sec, _ = a.GetObject().(*corev1.Secret)
+		case k8stesting.UpdateAction:
+			sec, _ = a.GetObject().(*corev1.Secret)
+		}
+		if sec == nil {
+			return false, nil, nil
+		}
+		old, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("secrets"), sec.Namespace, sec.Name)
+		if err != nil || !bytes.Equal(old.(*corev1.Secret).Data["ca.crt"], sec.Data["ca.crt"]) {
+			*n++
+		}
+		return false, nil, nil
+	})
+	return n
+}
+
+// A rollout that changes the names runs old and new replicas side by side:
+// the newest claim wins once, the old replicas serve its certificate, and
+// nobody replaces the CA again, however often they sync.
+func TestRolloutOfNewNamesWinsOnceWithoutALoop(t *testing.T) {
+	cs := fake.NewClientset()
+	writes := caWrites(cs)
+	clock := fakeclock.New(time.Now())
+	old := newSource(cs, clock, "authn.old.example")
+	mustSync(t, old)
+	clock.Advance(time.Minute)
+	updated := newSource(cs, clock, "authn.new.example", "10.0.0.7")
+	mustSync(t, updated)
+	if *writes != 2 {
+		t.Fatalf("%d CA writes to set up, want 2 (create, then the new names)", *writes)
+	}
+	if got := getSecret(t, cs).Annotations[servingcert.NamesAnnotation]; got == "" {
+		t.Fatal("the Secret does not record whose names it holds")
+	}
+
+	for range 60 {
+		clock.Advance(time.Minute)
+		mustSync(t, old)
+		mustSync(t, updated)
+	}
+	if *writes != 2 {
+		t.Fatalf("old and new replicas replaced the CA %d times during the rollout", *writes-2)
+	}
+	if !bytes.Equal(old.CAPEM(), updated.CAPEM()) {
+		t.Fatal("the old replica does not serve the newest claim's certificate")
+	}
+	if leaf := servedLeaf(t, old); !slices.Equal(leaf.DNSNames, []string{"authn.new.example"}) {
+		t.Fatalf("the old replica serves %v", leaf.DNSNames)
+	}
+
+	// A replica with the new names started later agrees.
+	clock.Advance(time.Minute)
+	late := newSource(cs, clock, "10.0.0.7", "AUTHN.new.example")
+	mustSync(t, late)
+	if *writes != 2 || !bytes.Equal(late.CAPEM(), updated.CAPEM()) {
+		t.Fatalf("a later replica with the same names replaced the CA (%d writes)", *writes)
+	}
+}
+
+// An old replica restarted after the new ones holds a newer claim: the new
+// replicas serve its names while it lives (no loop), and take the Secret
+// over once its claim is no longer renewed.
+func TestExpiredClaimIsTakenOverOnce(t *testing.T) {
+	cs := fake.NewClientset()
+	writes := caWrites(cs)
+	clock := fakeclock.New(time.Now())
+	updated := newSource(cs, clock, "authn.new.example")
+	mustSync(t, updated)
+	clock.Advance(time.Minute)
+	restartedOld := newSource(cs, clock, "authn.old.example")
+	mustSync(t, restartedOld) // the newer claim takes the Secret
+	for range 60 {
+		clock.Advance(time.Minute)
+		mustSync(t, updated)
+		mustSync(t, restartedOld)
+	}
+	if *writes != 2 {
+		t.Fatalf("%d CA writes while both lived, want none", *writes-2)
+	}
+	if leaf := servedLeaf(t, updated); !slices.Equal(leaf.DNSNames, []string{"authn.old.example"}) {
+		t.Fatalf("the new replica serves %v while the newer claim lives", leaf.DNSNames)
+	}
+
+	// The restarted old replica is gone: its claim expires.
+	for range servingcert.DefaultClaimExpiry / time.Minute {
+		clock.Advance(time.Minute)
+		mustSync(t, updated)
+	}
+	if *writes != 3 {
+		t.Fatalf("%d CA writes after the claim expired, want 1", *writes-2)
+	}
+	if leaf := servedLeaf(t, updated); !slices.Equal(leaf.DNSNames, []string{"authn.new.example"}) {
+		t.Fatalf("the new replica serves %v after taking over", leaf.DNSNames)
+	}
+	// Were it to come back, the old replica's claim is now the older one.
+	for range 30 {
+		clock.Advance(time.Minute)
+		mustSync(t, restartedOld)
+		mustSync(t, updated)
+	}
+	if *writes != 3 {
+		t.Fatalf("the Secret changed hands %d more times", *writes-3)
+	}
+}
