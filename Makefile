@@ -6,6 +6,10 @@ K8S_VERSION ?= v1.37.2
 ETCD_VERSION ?= v3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v4.3.1
+
+# Where `make image-push` sends the image index (a registry reference).
+IMAGE ?=
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
@@ -14,7 +18,7 @@ CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/azure-authenticator
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-export K8S_VERSION ETCD_VERSION
+export K8S_VERSION ETCD_VERSION HELM_VERSION
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -31,8 +35,10 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRDs and RBAC in config/ from the Go markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+manifests: controller-gen ## Generate the CRDs and RBAC in config/ and the chart's CRD templates from the Go markers.
+	$(CONTROLLER_GEN) rbac:roleName=azure-authenticator-manager crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	hack/chart-crds.sh
+	go run ./hack/values-doc
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
@@ -62,8 +68,12 @@ lint: golangci-lint ## Run golangci-lint (config in .golangci.yml).
 envtest: ## Build (or reuse) kube-apiserver, etcd and kubectl for envtest; prints the assets dir.
 	@hack/build-envtest.sh
 
+.PHONY: helm
+helm: ## Build (or reuse) the helm CLI the chart tests use; prints its path.
+	@hack/build-helm.sh
+
 .PHONY: test
-test: verify-generated vet envtest ## Run every test against a real kube-apiserver + etcd.
+test: verify-generated vet envtest helm image ## Run every test against a real kube-apiserver + etcd (chart tests with helm, image tests on bin/image).
 	hack/test.sh
 
 ##@ Build and run
@@ -72,16 +82,33 @@ test: verify-generated vet envtest ## Run every test against a real kube-apiserv
 build: ## Build the manager binary into bin/manager, its version stamped from git.
 	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(LOCALBIN)/manager .
 
+.PHONY: image
+image: ## Build the multi-arch OCI image without a daemon into bin/image (OCI layout + one docker-load tarball per arch).
+	go run ./hack/image build --version $(VERSION) --out $(LOCALBIN)/image
+
+.PHONY: image-push
+image-push: image ## Push bin/image's multi-arch index to IMAGE=registry/repository:tag.
+	@test -n "$(IMAGE)" || { echo "usage: make image-push IMAGE=registry/repository:tag" >&2; exit 1; }
+	go run ./hack/image push --layout $(LOCALBIN)/image/oci --image $(IMAGE)
+
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig (its Secrets in $$POD_NAMESPACE, default "default").
 	POD_NAMESPACE=$${POD_NAMESPACE:-default} go run . --leader-elect=false
 
+.PHONY: deploy
+deploy: manifests ## Install CRDs, RBAC and the manager with kustomize (config/default) into the cluster of the current kubeconfig.
+	kubectl apply -k config/default
+
+.PHONY: undeploy
+undeploy: ## Remove what `make deploy` installed (the CRDs too, and with them every AzureHost).
+	kubectl delete --ignore-not-found -k config/default
+
 .PHONY: demo
-demo: envtest ## Run the product end to end on a local control plane (Ctrl-C stops it).
+demo: envtest helm ## Run the product end to end on a local control plane (Ctrl-C stops it).
 	go run ./hack/demo
 
 .PHONY: demo-check
-demo-check: envtest ## Run the demo non-interactively; fails if any step fails.
+demo-check: envtest helm ## Run the demo non-interactively; fails if any step fails.
 	go run ./hack/demo --check
 
 ##@ Tools

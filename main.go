@@ -72,11 +72,16 @@ func versionString() string {
 }
 
 // defaultLeaderElectionID names the Lease the replicas compete for.
-const defaultLeaderElectionID = "azure-authenticator.authn.dap.io"
+const defaultLeaderElectionID = "azure-authenticator"
 
-// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=system,resources=leases,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// RBAC for config/rbac, mirroring the chart's (whose every verb test/install
+// shows is needed); the names are the flags' defaults.
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=system,resources=leases,verbs=get;update,resourceNames=azure-authenticator
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=system,resources=leases,verbs=create
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch;update,resourceNames=azure-authenticator-signing-keys;azure-authenticator-tls
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=create
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 

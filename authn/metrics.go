@@ -17,8 +17,13 @@ limitations under the License.
 package authn
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 )
 
 // Metrics on the manager's metrics endpoint. Label values come only from
@@ -70,11 +75,29 @@ var (
 		Name: "azure_authenticator_index_hosts",
 		Help: "AzureHosts in this replica's policy index.",
 	})
+
+	signingKeys = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "azure_authenticator_signing_keys",
+		Help: "Access-token signing keys this replica holds. 0 while it holds none (not loaded yet, or the signing-key Secret deleted or unusable): it then neither issues nor accepts access tokens.",
+	})
+
+	providerKeysLastRefresh = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "azure_authenticator_provider_keys_last_refresh_timestamp_seconds",
+		Help: "Unix time of the last successful key fetch of each configured provider, by issuer (the oldest when providers share an issuer); 0 before the first. " +
+			"The series goes when no authenticator lists the provider any more.",
+	}, []string{"provider"})
 )
+
+// rejectReasons are the reasons of rejectedRequests, exported at zero from
+// the start so that alerts on their rate work before the first refusal.
+var rejectReasons = []string{"overloaded", "panic"}
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(authentications, authenticationDuration, jwksRefreshes, indexHosts, secretFetches, viewStaleness,
-		rejectedRequests, openConnections, connectionsRejected)
+		rejectedRequests, openConnections, connectionsRejected, signingKeys, providerKeysLastRefresh)
+	for _, reason := range rejectReasons {
+		rejectedRequests.WithLabelValues(reason)
+	}
 }
 
 // RecordJWKSRefresh counts one provider key refresh; pass it as
@@ -85,4 +108,45 @@ func RecordJWKSRefresh(issuer string, err error) {
 		result = "failure"
 	}
 	jwksRefreshes.WithLabelValues(issuer, result).Inc()
+}
+
+// RecordSigningKeys sets the signing-key gauge from the ring a store holds
+// (nil: none); pass it as signingkeys.Store.OnLoad.
+func RecordSigningKeys(r *accesstoken.Ring) {
+	n := 0
+	if r != nil {
+		n = len(r.Keys())
+	}
+	signingKeys.Set(float64(n))
+}
+
+// providerKeysGauge publishes the last successful key fetch of the
+// providers one ProviderSync keeps, and removes the series of the
+// providers it published before and no longer keeps.
+type providerKeysGauge struct {
+	published map[string]bool
+}
+
+func (g *providerKeysGauge) update(providers []policy.Provider, health func(policy.Provider) policy.ProviderHealth) {
+	last := map[string]time.Time{}
+	for _, p := range providers {
+		t := health(p).LastRefresh
+		if prev, seen := last[p.Issuer]; !seen || t.Before(prev) {
+			last[p.Issuer] = t
+		}
+	}
+	for issuer := range g.published {
+		if _, ok := last[issuer]; !ok {
+			providerKeysLastRefresh.DeleteLabelValues(issuer)
+		}
+	}
+	g.published = map[string]bool{}
+	for issuer, t := range last {
+		v := 0.0
+		if !t.IsZero() {
+			v = float64(t.UnixMilli()) / 1e3
+		}
+		providerKeysLastRefresh.WithLabelValues(issuer).Set(v)
+		g.published[issuer] = true
+	}
 }

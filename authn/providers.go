@@ -31,6 +31,8 @@ type ProviderSync struct {
 	Keys  *azuread.KeySets
 	// Every is how often it looks for new or removed providers [1s].
 	Every time.Duration
+
+	lastRefresh providerKeysGauge
 }
 
 // NeedLeaderElection is false: every replica verifies tokens.
@@ -49,6 +51,7 @@ func (p *ProviderSync) Start(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			p.lastRefresh.update(nil, nil) // a stopped replica reports no provider
 			return nil
 		case <-t.C:
 			p.sync()
@@ -63,4 +66,5 @@ func (p *ProviderSync) sync() {
 	}
 	p.Keys.Sync(providers)
 	indexHosts.Set(float64(p.Index.Stats().Hosts))
+	p.lastRefresh.update(providers, p.Keys.Health)
 }

@@ -116,7 +116,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
 	c.SigningKeys = &signingkeys.Store{
 		Client: clientset, Namespace: o.SigningKeyNamespace, Name: o.SigningKeyName,
 		Propagation: o.SigningKeyPropagation, RotateAfter: o.SigningKeyRotation,
-		Now: o.Now, Log: log.WithName("signing-keys"),
+		Now: o.Now, Log: log.WithName("signing-keys"), OnLoad: RecordSigningKeys,
 	}
 
 	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)

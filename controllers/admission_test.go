@@ -209,18 +209,3 @@ spec:
 		}
 	}
 }
-
-// TestKustomizeInstallAppliesToARealAPIServer checks that config/default
-// (CRDs, generated RBAC, the manager Deployment) is what an API server
-// accepts, so the install path does not rot.
-func TestKustomizeInstallAppliesToARealAPIServer(t *testing.T) {
-	out, err := env.Kubectl(context.Background(), "apply", "--server-side", "--force-conflicts", "-k", filepath.Join(testenv.RepoRoot(), "config", "default"))
-	if err != nil {
-		t.Fatalf("kubectl apply -k config/default: %v\n%s", err, out)
-	}
-	for _, want := range []string{"deployment.apps/azure-authenticator-controller-manager", "service/azure-authenticator-authn", "clusterrole.rbac.authorization.k8s.io/azure-authenticator-manager-role", "role.rbac.authorization.k8s.io/azure-authenticator-manager-role"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("apply output lacks %s:\n%s", want, out)
-		}
-	}
-}

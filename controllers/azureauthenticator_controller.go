@@ -55,7 +55,7 @@ const (
 	recheckHealthy   = time.Minute
 )
 
-// +kubebuilder:rbac:groups=authn.dap.io,resources=azureauthenticators/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=authn.dap.io,resources=azureauthenticators/status,verbs=patch
 
 // Reconcile validates the AzureAuthenticator and writes its status when it changed.
 func (r *AzureAuthenticatorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

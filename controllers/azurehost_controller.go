@@ -94,11 +94,13 @@ type SecretsHealth interface {
 // moves there.
 const ReasonSecretsUnavailable = "SecretsUnavailable"
 
-// +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts,verbs=get;list;watch
-// +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=authn.dap.io,resources=azureauthenticators,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Each verb is needed; test/install shows it against the chart's RBAC,
+// which these markers mirror for config/rbac.
+// +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts,verbs=list;watch
+// +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts/status,verbs=patch
+// +kubebuilder:rbac:groups=authn.dap.io,resources=azureauthenticators,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // Reconcile computes the AzureHost's status and writes it when it changed.
 func (r *AzureHostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

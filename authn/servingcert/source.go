@@ -691,10 +691,10 @@ func (s *Source) checkLeaf(sec *corev1.Secret, ca *issuer, n names, now time.Tim
 func (n names) digest() string {
 	h := sha256.New()
 	for _, d := range n.dns {
-		fmt.Fprintf(h, "dns:%s\n", d)
+		_, _ = fmt.Fprintf(h, "dns:%s\n", d) // a hash never fails to write
 	}
 	for _, ip := range n.ips {
-		fmt.Fprintf(h, "ip:%s\n", ip)
+		_, _ = fmt.Fprintf(h, "ip:%s\n", ip)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

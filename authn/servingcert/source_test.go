@@ -755,11 +755,8 @@ func caWrites(cs *fake.Clientset) *int {
 	n := new(int)
 	cs.PrependReactor("*", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		var sec *corev1.Secret
-		switch a := a.(type) {
-		case k8stesting.CreateAction:
-			sec, _ = a.GetObject().(*corev1.Secret)
-		case k8stesting.UpdateAction:
-			sec, _ = a.GetObject().(*corev1.Secret)
+		if w, ok := a.(interface{ GetObject() runtime.Object }); ok && (a.GetVerb() == "create" || a.GetVerb() == "update") {
+			sec, _ = w.GetObject().(*corev1.Secret)
 		}
 		if sec == nil {
 			return false, nil, nil

@@ -62,9 +62,14 @@ type Store struct {
 	Retain time.Duration
 	Now    func() time.Time
 	Log    logr.Logger
+	// OnLoad, if set, is called with the ring after every change of the
+	// keys this replica holds, nil when it holds none (metrics).
+	OnLoad func(*accesstoken.Ring)
 
 	once sync.Once
 	ring atomic.Pointer[accesstoken.Ring]
+	// setMu orders ring changes with their OnLoad calls.
+	setMu sync.Mutex
 }
 
 // defaults fills unset tunables once; Start, Sync and RotateOnce may run
@@ -89,6 +94,16 @@ func (s *Store) setDefaults() {
 // Ring returns the current keys, or nil before they are loaded.
 func (s *Store) Ring() *accesstoken.Ring { return s.ring.Load() }
 
+// setRing replaces the keys in use and reports them to OnLoad.
+func (s *Store) setRing(r *accesstoken.Ring) {
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
+	s.ring.Store(r)
+	if s.OnLoad != nil {
+		s.OnLoad(r)
+	}
+}
+
 // NeedLeaderElection is false: every replica signs and verifies.
 func (s *Store) NeedLeaderElection() bool { return false }
 
@@ -110,7 +125,7 @@ func (s *Store) Start(ctx context.Context) error {
 		UpdateFunc: func(_, obj any) { s.load(obj) },
 		DeleteFunc: func(any) {
 			s.Log.Info("Signing-key Secret deleted: no tokens are issued or accepted until it is recreated", "secret", s.Namespace+"/"+s.Name)
-			s.ring.Store(nil)
+			s.setRing(nil)
 			select {
 			case recreate <- struct{}{}:
 			default:
@@ -186,18 +201,18 @@ func (s *Store) load(obj any) {
 	if sec.DeletionTimestamp != nil {
 		// Deleted, even if a finalizer holds it: the key-compromise
 		// procedure must not depend on who else holds the Secret.
-		s.ring.Store(nil)
+		s.setRing(nil)
 		s.Log.Info("Signing-key Secret is being deleted: no tokens are issued or accepted until it is recreated", "secret", s.Namespace+"/"+s.Name)
 		return
 	}
 	keys, err := accesstoken.Unmarshal(sec.Data[DataKey])
 	if err != nil {
 		// Fail closed: a broken Secret must not leave old keys in use.
-		s.ring.Store(nil)
+		s.setRing(nil)
 		s.Log.Error(err, "Signing-key Secret unusable: no tokens are issued or accepted", "secret", s.Namespace+"/"+s.Name)
 		return
 	}
-	s.ring.Store(accesstoken.NewRing(keys))
+	s.setRing(accesstoken.NewRing(keys))
 }
 
 // Rotator is the leader's half: it adds and retires keys.

@@ -51,3 +51,22 @@ func TestASecretBeingDeletedStopsItsKeys(t *testing.T) {
 		t.Fatal("keys of a Secret being deleted are still in use")
 	}
 }
+
+// OnLoad sees every change of the keys in use, nil when there are none.
+func TestOnLoadReportsEveryRingChange(t *testing.T) {
+	key, err := accesstoken.NewSigningKey(time.Now(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := accesstoken.Marshal([]*accesstoken.SigningKey{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []*accesstoken.Ring
+	s := &Store{Namespace: "ns", Name: "keys", OnLoad: func(r *accesstoken.Ring) { seen = append(seen, r) }}
+	s.load(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "keys"}, Data: map[string][]byte{DataKey: data}})
+	s.load(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "keys"}, Data: map[string][]byte{DataKey: []byte("garbage")}})
+	if len(seen) != 2 || seen[0] == nil || len(seen[0].Keys()) != 1 || seen[1] != nil || s.Ring() != nil {
+		t.Fatalf("OnLoad saw %v, want the loaded ring then nil", seen)
+	}
+}

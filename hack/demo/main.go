@@ -53,6 +53,7 @@ import (
 
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
+	"github.com/azure-authenticator/azure-authenticator/internal/helm"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
@@ -147,6 +148,9 @@ func run(check bool) error {
 		return err
 	}
 	if err := d.walkthrough(); err != nil {
+		return err
+	}
+	if err := d.installChart(); err != nil {
 		return err
 	}
 
@@ -301,6 +305,28 @@ func (d *demo) applySamples() error {
 		return errors.New("the API server accepted an invalid AzureHost")
 	}
 	return nil
+}
+
+// installChart shows the install path: the Helm chart installed into the
+// same control plane, every object accepted by the API server, and the
+// NOTES a user reads next. There is no kubelet here, so its pods never run;
+// the manager started above is the one serving.
+func (d *demo) installChart() error {
+	step("helm install azure-authenticator charts/azure-authenticator -n azure-authenticator --create-namespace --set crds.enabled=false")
+	fmt.Println("    (the CRDs are installed already; there is no kubelet, so the chart's pods never run)")
+	h, err := helm.New(filepath.Join(d.work, "kubeconfig"), filepath.Join(d.work, "helm"))
+	if err != nil {
+		return err
+	}
+	_, _ = h.Run(d.ctx, "uninstall", "azure-authenticator", "--namespace", "azure-authenticator")
+	out, err := h.Run(d.ctx, "install", "azure-authenticator", helm.Chart(), "--namespace", "azure-authenticator", "--create-namespace", "--set", "crds.enabled=false")
+	fmt.Print(indent(out))
+	if err != nil {
+		return err
+	}
+	out, err = d.env.Kubectl(d.ctx, "get", "deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets", "-n", "azure-authenticator")
+	fmt.Print(indent(out))
+	return err
 }
 
 // walkthrough authenticates as workloads at each layer of the model, each

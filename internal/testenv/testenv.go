@@ -39,6 +39,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -90,7 +91,13 @@ func AssetsDir() (string, error) {
 
 // Start starts kube-apiserver and etcd with the CRDs installed. Every
 // client built from Env.Config dials loopback only.
-func Start() (*Env, error) {
+func Start() (*Env, error) { return start(true) }
+
+// StartWithoutCRDs starts an empty control plane, for installers (the Helm
+// chart) that bring the CRDs themselves.
+func StartWithoutCRDs() (*Env, error) { return start(false) }
+
+func start(withCRDs bool) (*Env, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
@@ -100,11 +107,10 @@ func Start() (*Env, error) {
 			return nil, fmt.Errorf("envtest binary %s missing in %s: run `make envtest`", bin, assets)
 		}
 	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		Scheme:                Scheme(),
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, Scheme: Scheme()}
+	if withCRDs {
+		env.CRDDirectoryPaths = []string{filepath.Join(RepoRoot(), "config", "crd", "bases")}
+		env.ErrorIfCRDPathMissing = true
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -141,6 +147,36 @@ func (e *Env) writeKubeconfig() error {
 	}
 	e.Kubeconfig = filepath.Join(e.dir, "kubeconfig")
 	return os.WriteFile(e.Kubeconfig, kc, 0o600)
+}
+
+// KubeconfigAs writes a kubeconfig that acts as user (with groups) by
+// impersonation, as the admin user may: a process given it has exactly
+// the permissions RBAC grants that user. For a ServiceAccount, pass
+// ServiceAccountUser's results.
+func (e *Env) KubeconfigAs(user string, groups ...string) (string, error) {
+	kc, err := clientcmd.LoadFromFile(e.Kubeconfig)
+	if err != nil {
+		return "", fmt.Errorf("failed to read the admin kubeconfig: %w", err)
+	}
+	for _, auth := range kc.AuthInfos {
+		auth.Impersonate, auth.ImpersonateGroups = user, groups
+	}
+	f, err := os.CreateTemp(e.dir, "kubeconfig-as-")
+	if err != nil {
+		return "", err
+	}
+	_ = f.Close()
+	if err := clientcmd.WriteToFile(*kc, f.Name()); err != nil {
+		return "", fmt.Errorf("failed to write a kubeconfig: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// ServiceAccountUser is the user name and groups the API server gives a
+// ServiceAccount's tokens.
+func ServiceAccountUser(namespace, name string) (string, []string) {
+	return "system:serviceaccount:" + namespace + ":" + name,
+		[]string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"}
 }
 
 // Kubectl runs the kubectl built with the control plane against it and

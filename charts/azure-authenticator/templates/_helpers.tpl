@@ -1,0 +1,179 @@
+{{/*
+The chart name, or nameOverride.
+*/}}
+{{- define "azure-authenticator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name F: fullnameOverride, else the release name if it contains the
+chart name, else <release>-<chart name>; at most 63 characters. Every object,
+the Lease and the manager's own Secrets are named after it.
+*/}}
+{{- define "azure-authenticator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+<name>-<version> for the helm.sh/chart label.
+*/}}
+{{- define "azure-authenticator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The selector labels: name and instance. Never change them: a Deployment's
+selector is immutable.
+*/}}
+{{- define "azure-authenticator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "azure-authenticator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The labels of every object: commonLabels, then the standard labels (which win
+on conflict). Call with (dict "ctx" $ "component" "<component>").
+*/}}
+{{- define "azure-authenticator.labels" -}}
+{{- $ctx := .ctx }}
+{{- $labels := dict
+  "helm.sh/chart" (include "azure-authenticator.chart" $ctx)
+  "app.kubernetes.io/name" (include "azure-authenticator.name" $ctx)
+  "app.kubernetes.io/instance" $ctx.Release.Name
+  "app.kubernetes.io/version" (include "azure-authenticator.version" $ctx)
+  "app.kubernetes.io/managed-by" $ctx.Release.Service
+}}
+{{- with .component }}
+{{- $_ := set $labels "app.kubernetes.io/component" . }}
+{{- end }}
+{{- toYaml (merge $labels ($ctx.Values.commonLabels | default dict)) }}
+{{- end }}
+
+{{/*
+The labels of the CRD templates (hack/chart-crds.sh writes the CRDs with it).
+*/}}
+{{- define "azure-authenticator.crdLabels" -}}
+{{- include "azure-authenticator.labels" (dict "ctx" . "component" "crds") }}
+{{- end }}
+
+{{/*
+The version label: the image tag, else appVersion; a label value (no digest).
+*/}}
+{{- define "azure-authenticator.version" -}}
+{{- .Values.image.tag | default .Chart.AppVersion | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The manager's image: repository@digest, else repository:tag (tag defaults to
+appVersion).
+*/}}
+{{- define "azure-authenticator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ServiceAccount's name.
+*/}}
+{{- define "azure-authenticator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "azure-authenticator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The names of the manager's own Secrets and Service.
+*/}}
+{{- define "azure-authenticator.tlsSecretName" -}}
+{{- printf "%s-tls" (include "azure-authenticator.fullname" .) }}
+{{- end }}
+{{- define "azure-authenticator.signingKeySecretName" -}}
+{{- printf "%s-signing-keys" (include "azure-authenticator.fullname" .) }}
+{{- end }}
+{{- define "azure-authenticator.certManagerSecretName" -}}
+{{- printf "%s-cert" (include "azure-authenticator.fullname" .) }}
+{{- end }}
+
+{{/*
+The metrics Service: <fullname>-metrics, the full name shortened so that the
+Service name stays a 63-character DNS label.
+*/}}
+{{- define "azure-authenticator.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "azure-authenticator.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+The in-cluster DNS names of the authenticator Service.
+*/}}
+{{- define "azure-authenticator.serviceDNSNames" -}}
+{{- $f := include "azure-authenticator.fullname" . }}
+{{- printf "%s.%s.svc" $f .Release.Namespace }},{{ printf "%s.%s.svc.cluster.local" $f .Release.Namespace }}
+{{- end }}
+
+{{/*
+The in-cluster URL of the authenticator.
+*/}}
+{{- define "azure-authenticator.inClusterURL" -}}
+{{- $port := int .Values.authenticator.service.port }}
+{{- printf "https://%s.%s.svc" (include "azure-authenticator.fullname" .) .Release.Namespace }}
+{{- if ne $port 443 }}:{{ $port }}{{ end }}
+{{- end }}
+
+{{/*
+True (non-empty) when a value is set: not null and not "".
+*/}}
+{{- define "azure-authenticator.isSet" -}}
+{{- if not (or (kindIs "invalid" .) (and (kindIs "string" .) (eq . ""))) }}true{{ end }}
+{{- end }}
+
+{{/*
+Render-time checks of combinations the schema cannot express. Included by the
+Deployment, so that every render runs them.
+*/}}
+{{- define "azure-authenticator.validate" -}}
+{{- $tls := .Values.authenticator.tls }}
+{{- if and (eq $tls.mode "certManager") (not $tls.certManager.issuerRef.name) }}
+{{- fail "authenticator.tls.mode=certManager needs authenticator.tls.certManager.issuerRef.name (an Issuer in the release namespace, or a ClusterIssuer with issuerRef.kind=ClusterIssuer)" }}
+{{- end }}
+{{- if and (eq $tls.mode "certManager") (not $tls.certManager.includeServiceDNSNames) (not $tls.certManager.dnsNames) (not $tls.certManager.ipAddresses) }}
+{{- fail "authenticator.tls.certManager: with includeServiceDNSNames=false, set dnsNames or ipAddresses (the certificate needs at least one name)" }}
+{{- end }}
+{{- if and (eq $tls.mode "existingSecret") (not $tls.existingSecret) }}
+{{- fail "authenticator.tls.mode=existingSecret needs authenticator.tls.existingSecret: the name of a kubernetes.io/tls Secret in the release namespace" }}
+{{- end }}
+{{- if and .Values.authenticator.ingress.enabled (not .Values.authenticator.ingress.host) }}
+{{- fail "authenticator.ingress.enabled needs authenticator.ingress.host: the host name clients use" }}
+{{- end }}
+{{- $svc := .Values.authenticator.service }}
+{{- if and (eq $svc.type "ClusterIP") (include "azure-authenticator.isSet" $svc.nodePort) }}
+{{- fail "authenticator.service.nodePort is set but authenticator.service.type is ClusterIP: a node port needs type NodePort or LoadBalancer" }}
+{{- end }}
+{{- $pdb := .Values.podDisruptionBudget }}
+{{- $min := include "azure-authenticator.isSet" $pdb.minAvailable }}
+{{- $max := include "azure-authenticator.isSet" $pdb.maxUnavailable }}
+{{- if and $pdb.enabled $min $max }}
+{{- fail "podDisruptionBudget: set only one of minAvailable and maxUnavailable (to use maxUnavailable, also set podDisruptionBudget.minAvailable=null)" }}
+{{- end }}
+{{- if and $pdb.enabled (gt (int .Values.replicaCount) 1) }}
+{{- if and $min (not (kindIs "string" $pdb.minAvailable)) (ge (int $pdb.minAvailable) (int .Values.replicaCount)) }}
+{{- fail (printf "podDisruptionBudget.minAvailable=%v with replicaCount=%v would block every voluntary eviction (node drains would hang): lower minAvailable below replicaCount, or raise replicaCount" $pdb.minAvailable .Values.replicaCount) }}
+{{- end }}
+{{- if and $max (not (kindIs "string" $pdb.maxUnavailable)) (eq (int $pdb.maxUnavailable) 0) }}
+{{- fail "podDisruptionBudget.maxUnavailable=0 would block every voluntary eviction (node drains would hang): use at least 1" }}
+{{- end }}
+{{- end }}
+{{- end }}
