@@ -8,8 +8,10 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 HELM_VERSION ?= v4.3.1
 
-# Where `make image-push` sends the image index (a registry reference).
+# Where `make image-push` sends the image index (a registry reference), and
+# extra flags for it (--allow-dirty pushes a build of uncommitted changes).
 IMAGE ?=
+IMAGE_PUSH_FLAGS ?=
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
@@ -80,7 +82,7 @@ test: verify-generated vet envtest helm image ## Run every test against a real k
 
 .PHONY: build
 build: ## Build the manager binary into bin/manager, its version stamped from git.
-	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(LOCALBIN)/manager .
+	go build -trimpath -buildvcs=false -ldflags "-X main.version=$(VERSION)" -o $(LOCALBIN)/manager .
 
 .PHONY: image
 image: ## Build the multi-arch OCI image without a daemon into bin/image (OCI layout + one docker-load tarball per arch).
@@ -89,7 +91,7 @@ image: ## Build the multi-arch OCI image without a daemon into bin/image (OCI la
 .PHONY: image-push
 image-push: image ## Push bin/image's multi-arch index to IMAGE=registry/repository:tag.
 	@test -n "$(IMAGE)" || { echo "usage: make image-push IMAGE=registry/repository:tag" >&2; exit 1; }
-	go run ./hack/image push --layout $(LOCALBIN)/image/oci --image $(IMAGE)
+	go run ./hack/image push --layout $(LOCALBIN)/image/oci --image $(IMAGE) $(IMAGE_PUSH_FLAGS)
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig (its Secrets in $$POD_NAMESPACE, default "default").

@@ -80,6 +80,7 @@ const defaultLeaderElectionID = "azure-authenticator"
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=system,resources=leases,verbs=create
 // +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch;update,resourceNames=azure-authenticator-signing-keys;azure-authenticator-tls
 // +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=create
+// +kubebuilder:rbac:groups="",namespace=system,resources=configmaps,verbs=get;update,resourceNames=azure-authenticator-ca
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
@@ -106,6 +107,7 @@ func run() error {
 		tlsKeyFile           string
 		tlsSecret            string
 		tlsSANs              string
+		tlsCAConfigMap       string
 		account              string
 		signingKeySecret     string
 		trustedProxies       string
@@ -134,6 +136,7 @@ func run() error {
 	flag.StringVar(&tlsKeyFile, "tls-key-file", "", "PEM private key for --tls-cert-file.")
 	flag.StringVar(&tlsSecret, "tls-secret", "azure-authenticator-tls", "Secret ([namespace/]name; default namespace: the manager's) holding the serving certificate shared by all replicas and its CA (ca.crt: what clients trust).")
 	flag.StringVar(&tlsSANs, "tls-sans", "localhost,127.0.0.1", "Comma-separated DNS names and IP addresses of the serving certificate; its CA may sign for these names only and is replaced (clients re-fetch ca.crt) when they change.")
+	flag.StringVar(&tlsCAConfigMap, "tls-ca-configmap", "", "A ConfigMap in --tls-secret's namespace, created beforehand, into which the serving CA (key ca.crt) is published for clients, who then need no access to the Secret and its private keys. Default: none.")
 	flag.StringVar(&account, "account", "default", "The Conjur account served: letters, digits, '.', '_' and '-'.")
 	flag.StringVar(&signingKeySecret, "signing-key-secret", "azure-authenticator-signing-keys", "Secret ([namespace/]name; default namespace: the manager's) holding the access-token signing keys.")
 	flag.StringVar(&trustedProxies, "trusted-proxies", "", "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed. Default none: the client address is the peer address.")
@@ -227,7 +230,7 @@ func run() error {
 	authnParts, err := authn.Setup(mgr, authn.Options{
 		Addr: authnAddr, Account: account, Index: index,
 		TLSCertFile: tlsCertFile, TLSKeyFile: tlsKeyFile, TLSSecretNamespace: tlsNS, TLSSecretName: tlsName,
-		TLSSANs: splitList(tlsSANs), EnableHTTP2: enableHTTP2,
+		TLSSANs: splitList(tlsSANs), TLSCAConfigMap: tlsCAConfigMap, EnableHTTP2: enableHTTP2,
 		SigningKeyNamespace: signingNS, SigningKeyName: signingName,
 		TrustedProxies: proxies, MaxInFlight: maxInFlight, MaxConnections: maxConnections, Audit: audit,
 		KeySets:          azuread.Options{RefreshInterval: keyRefresh},

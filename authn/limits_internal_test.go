@@ -359,6 +359,54 @@ func TestWaitingForAKeyFetchHoldsNoSlot(t *testing.T) {
 	}
 }
 
+// The in-flight gauge follows the slots: taken while a request is served,
+// given back while it waits on a key fetch, returned when it ends.
+func TestInFlightGaugeFollowsTheSlots(t *testing.T) {
+	s, err := NewServer(Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
+		Account:        "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 2,
+		Keys: azuread.NewKeySets(azuread.Options{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := testutil.ToFloat64(requestsInFlight)
+	gauge := func() float64 { return testutil.ToFloat64(requestsInFlight) - base }
+	inside, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	h := s.limit(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		inside <- struct{}{}
+		<-release
+	}))
+	go func() {
+		defer close(done)
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	}()
+	<-inside
+	if got := gauge(); got != 1 {
+		t.Fatalf("serving: gauge %v, want 1", got)
+	}
+	close(release)
+	<-done
+	if got := gauge(); got != 0 {
+		t.Fatalf("after the request: gauge %v, want 0", got)
+	}
+
+	// Waiting on a key fetch gives the slot back, and resuming takes it.
+	s.inFlight <- struct{}{}
+	requestsInFlight.Inc()
+	held := true
+	resume := s.waitHook(context.Background(), &held)()
+	if got := gauge(); got != 0 {
+		t.Fatalf("waiting on a key fetch: gauge %v, want 0", got)
+	}
+	resume()
+	if got := gauge(); got != 1 {
+		t.Fatalf("resumed: gauge %v, want 1", got)
+	}
+	<-s.inFlight
+	requestsInFlight.Dec()
+}
+
 // At the connection cap, a connection parked idle between requests makes
 // room for a new one, so keep-alive connections cannot lock other clients
 // out; connections busy with a request are never evicted.

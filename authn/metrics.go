@@ -61,6 +61,11 @@ var (
 		Help: "Requests refused before or around their route, by reason: overloaded (--max-in-flight reached, 503) or panic (recovered, 500).",
 	}, []string{"reason"})
 
+	requestsInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "azure_authenticator_requests_in_flight",
+		Help: "Requests holding one of the --max-in-flight slots (a request waiting on a provider key fetch holds none).",
+	})
+
 	openConnections = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "azure_authenticator_open_connections",
 		Help: "Connections open to the authenticator.",
@@ -94,7 +99,7 @@ var rejectReasons = []string{"overloaded", "panic"}
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(authentications, authenticationDuration, jwksRefreshes, indexHosts, secretFetches, viewStaleness,
-		rejectedRequests, openConnections, connectionsRejected, signingKeys, providerKeysLastRefresh)
+		rejectedRequests, requestsInFlight, openConnections, connectionsRejected, signingKeys, providerKeysLastRefresh)
 	for _, reason := range rejectReasons {
 		rejectedRequests.WithLabelValues(reason)
 	}

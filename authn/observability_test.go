@@ -45,6 +45,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/helm"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 
@@ -90,31 +91,22 @@ func renderChart(t *testing.T) []renderedObject {
 }
 
 func helmTemplate() ([]renderedObject, error) {
-	root := testenv.RepoRoot()
-	helm := os.Getenv("HELM")
-	if helm == "" {
-		cmd := exec.Command(filepath.Join(root, "hack", "build-helm.sh"), "--print")
-		cmd.Dir = root
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return nil, errors.New("no helm binary: run make helm (hack/build-helm.sh), or set HELM: " + strings.TrimSpace(stderr.String()))
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		helm = lines[len(lines)-1]
-	}
-	cmd := exec.Command(helm, "template", chartRelease, filepath.Join("charts", "azure-authenticator"), "--namespace", chartNamespace,
-		"--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.dashboard.enabled=true", "--set", "metrics.serviceMonitor.enabled=true")
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	home, err := os.MkdirTemp("", "helm-")
 	if err != nil {
-		return nil, errors.New("helm template: " + err.Error() + ": " + stderr.String())
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(home) }()
+	h, err := helm.New("", home)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.Run(context.Background(), "template", chartRelease, helm.Chart(), "--namespace", chartNamespace,
+		"--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.dashboard.enabled=true", "--set", "metrics.serviceMonitor.enabled=true")
+	if err != nil {
+		return nil, err
 	}
 	var objs []renderedObject
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(out)))
+	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(out)))
 	for {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {

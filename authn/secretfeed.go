@@ -41,7 +41,7 @@ import (
 // cluster-wide informer when all namespaces are served (then they fail
 // together: one permission covers them all). Only Secrets labelled
 // authn.dap.io/expose=true are listed, so the manager never holds other
-// Secrets in memory; it still needs get/list/watch on Secrets in those
+// Secrets in memory; it still needs list/watch on Secrets in those
 // namespaces, since RBAC cannot be narrowed by label.
 //
 // Nothing waits for it: authentication and readiness never depend on

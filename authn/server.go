@@ -285,9 +285,11 @@ func (s *Server) limit(next http.Handler) http.Handler {
 		held := true
 		select {
 		case s.inFlight <- struct{}{}:
+			requestsInFlight.Inc()
 			defer func() {
 				if held {
 					<-s.inFlight
+					requestsInFlight.Dec()
 				}
 			}()
 		default:
@@ -319,10 +321,12 @@ func (s *Server) limit(next http.Handler) http.Handler {
 func (s *Server) waitHook(ctx context.Context, held *bool) func() (resume func()) {
 	return func() func() {
 		<-s.inFlight
+		requestsInFlight.Dec()
 		*held = false
 		return func() {
 			select {
 			case s.inFlight <- struct{}{}:
+				requestsInFlight.Inc()
 				*held = true
 			case <-ctx.Done():
 			}

@@ -48,8 +48,10 @@ type Options struct {
 	TLSCertFile, TLSKeyFile string
 	TLSSecretNamespace      string
 	TLSSecretName           string
-	TLSSANs                 []string
-	EnableHTTP2             bool
+	// TLSCAConfigMap, if set, receives the managed CA (ca.crt) for clients.
+	TLSCAConfigMap string
+	TLSSANs        []string
+	EnableHTTP2    bool
 
 	SigningKeyNamespace string
 	SigningKeyName      string
@@ -135,7 +137,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Components, error) {
 		getCert = w.GetCertificate
 	} else {
 		c.ServingCert = &servingcert.Source{
-			Client: clientset, Namespace: o.TLSSecretNamespace, Name: o.TLSSecretName, SANs: o.TLSSANs,
+			Client: clientset, Namespace: o.TLSSecretNamespace, Name: o.TLSSecretName, SANs: o.TLSSANs, CAConfigMap: o.TLSCAConfigMap,
 			Now: o.Now, Log: log.WithName("serving-cert"),
 		}
 		getCert, certLoaded = c.ServingCert.GetCertificate, c.ServingCert.Loaded

@@ -132,6 +132,10 @@ type Source struct {
 	Client    kubernetes.Interface
 	Namespace string
 	Name      string
+	// CAConfigMap, if set, names a ConfigMap in Namespace into which the
+	// CA served is published (key ca.crt) for clients: reading it needs no
+	// access to the Secret, which holds the private keys.
+	CAConfigMap string
 	// SANs are the DNS names and IP addresses to serve; the CA is confined
 	// to exactly these. At least one is required.
 	SANs []string
@@ -272,8 +276,43 @@ func (s *Source) Start(ctx context.Context) error {
 }
 
 // Sync loads the certificate from the Secret, renewing the leaf or
-// replacing the CA as needed. On error the current certificate is kept.
+// replacing the CA as needed, and publishes the CA served to CAConfigMap.
+// On error the current certificate is kept.
 func (s *Source) Sync(ctx context.Context) error {
+	if err := s.sync(ctx); err != nil {
+		return err
+	}
+	return s.publishCA(ctx)
+}
+
+// publishCA writes the CA served into CAConfigMap, which must exist, if it
+// holds anything else. Clients get what they must trust from there, with
+// no access to the Secret and its private keys.
+func (s *Source) publishCA(ctx context.Context) error {
+	st := s.state.Load()
+	if s.CAConfigMap == "" || st == nil {
+		return nil
+	}
+	cms := s.Client.CoreV1().ConfigMaps(s.Namespace)
+	cm, err := cms.Get(ctx, s.CAConfigMap, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("failed to read the CA ConfigMap %s/%s (it must exist; the chart and config/ create it): %w", s.Namespace, s.CAConfigMap, err)
+	}
+	if cm.Data[CACertKey] == string(st.caPEM) {
+		return nil
+	}
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data[CACertKey] = string(st.caPEM)
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("failed to publish the serving CA to ConfigMap %s/%s: %w", s.Namespace, s.CAConfigMap, err)
+	}
+	s.Log.Info("Published the serving CA", "configMap", s.Namespace+"/"+s.CAConfigMap)
+	return nil
+}
+
+func (s *Source) sync(ctx context.Context) error {
 	s.defaults()
 	if err := s.checkTimes(); err != nil {
 		return err
@@ -371,7 +410,9 @@ func (s *Source) deferToNewerClaim(sec *corev1.Secret, digest string, now time.T
 		return false
 	}
 	renewed, err := time.Parse(time.RFC3339Nano, sec.Annotations[RenewedAnnotation])
-	if err != nil || now.Sub(renewed) >= s.ClaimExpiry {
+	// A claim renewed (or begun) further ahead than any clock skew is not
+	// believed: it would never expire, and no replica would renew the leaf.
+	if err != nil || now.Sub(renewed) >= s.ClaimExpiry || renewed.Sub(now) >= s.ClaimExpiry || claimed.Sub(now) >= s.ClaimExpiry {
 		s.Log.Info("Taking over the serving-certificate Secret: the newer claim on other names is no longer renewed", "claimed", claimed, "renewed", renewed)
 		s.Claimed, s.deferring = now, false
 		return false
@@ -628,6 +669,8 @@ func (s *Source) checkCA(sec *corev1.Secret, n names, now time.Time) (*issuer, s
 		return nil, "names changed"
 	case !now.Add(s.CARenewBefore).Before(ca.NotAfter):
 		return nil, "CA expiry near"
+	case ca.NotBefore.After(now.Add(backdate)):
+		return nil, "CA not valid yet" // its writer's clock is far ahead
 	}
 	return &issuer{cert: ca, pem: pemCert(ca.Raw), key: key}, ""
 }
@@ -666,6 +709,10 @@ func (s *Source) checkLeaf(sec *corev1.Secret, ca *issuer, n names, now time.Tim
 	}
 	if !now.Add(s.LeafRenewBefore).Before(leaf.NotAfter) {
 		return nil, "expiry near"
+	}
+	if leaf.NotBefore.After(now.Add(backdate)) {
+		// Its writer's clock is far ahead: clients would refuse it.
+		return nil, "not valid yet"
 	}
 	// Verify as a client pinning the CA would, for every name. At a time
 	// within both validity periods: a writer's clock slightly ahead must

@@ -858,3 +858,72 @@ func TestExpiredClaimIsTakenOverOnce(t *testing.T) {
 		t.Fatalf("the Secret changed hands %d more times", *writes-3)
 	}
 }
+
+// A claim renewed far in the future (a writer's clock, or a hand-written
+// annotation) is not believed: it would never expire.
+func TestClaimFromTheFutureIsTakenOver(t *testing.T) {
+	cs := fake.NewClientset()
+	clock := fakeclock.New(time.Now())
+	mustSync(t, newSource(cs, clock, "authn.other.example"))
+	sec := getSecret(t, cs)
+	future := clock.Now().Add(365 * day).UTC().Format(time.RFC3339Nano)
+	sec.Annotations[servingcert.ClaimedAnnotation] = future
+	sec.Annotations[servingcert.RenewedAnnotation] = future
+	if _, err := cs.CoreV1().Secrets(ns).Update(context.Background(), sec, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s := newSource(cs, clock, "authn.mine.example")
+	mustSync(t, s)
+	if leaf := servedLeaf(t, s); !slices.Equal(leaf.DNSNames, []string{"authn.mine.example"}) {
+		t.Fatalf("serves %v: deferred to a claim from the future", leaf.DNSNames)
+	}
+}
+
+// The CA served is published to a ConfigMap, so that distributing it needs
+// no access to the Secret and its private keys; it follows a CA change.
+func TestCAIsPublishedToItsConfigMap(t *testing.T) {
+	cs := fake.NewClientset()
+	clock := fakeclock.New(time.Now())
+	s := newSource(cs, clock, "authn.example.internal")
+	s.CAConfigMap = "authn-ca"
+	err := s.Sync(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "authn-ca") {
+		t.Fatalf("Sync without the ConfigMap: %v, want an error naming it", err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(ns).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "authn-ca", Namespace: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, s)
+	published := func() string {
+		cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "authn-ca", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm.Data["ca.crt"]
+	}
+	if got := published(); got != string(s.CAPEM()) || got == "" {
+		t.Fatalf("ConfigMap ca.crt %q, want the CA served", got)
+	}
+	if strings.Contains(published(), "PRIVATE") {
+		t.Fatal("a private key was published")
+	}
+	s.SANs = []string{"authn.renamed.example"}
+	mustSync(t, s)
+	if got := published(); got != string(s.CAPEM()) {
+		t.Fatal("the ConfigMap did not follow the new CA")
+	}
+}
+
+// A leaf its writer dated far in the future (a clock hours ahead) is not
+// served: clients would refuse it.
+func TestLeafNotValidYetIsReissued(t *testing.T) {
+	cs := fake.NewClientset()
+	clock := fakeclock.New(time.Now())
+	ahead := fakeclock.New(clock.Now().Add(3 * time.Hour))
+	mustSync(t, newSource(cs, ahead, "authn.example.internal"))
+	s := newSource(cs, clock, "authn.example.internal")
+	mustSync(t, s)
+	if leaf := servedLeaf(t, s); leaf.NotBefore.After(clock.Now()) {
+		t.Fatalf("serves a leaf valid from %v at %v", leaf.NotBefore, clock.Now())
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -105,7 +106,7 @@ func build(ctx context.Context, opts buildOptions) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, usagef("--version %q: %v", opts.Version, err)
 	}
-	root, err := moduleRoot(ctx)
+	root, err := checkGoEnv(ctx)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -122,12 +123,11 @@ func build(ctx context.Context, opts buildOptions) (v1.Hash, error) {
 	defer func() { _ = os.RemoveAll(work) }()
 
 	// One build after the other: each is CPU-bound and uses every core.
-	var adds []mutate.IndexAddendum
 	images := make([]v1.Image, len(platforms))
 	for i, p := range platforms {
 		binary := filepath.Join(work, p.Architecture, "manager")
 		t := time.Now()
-		logf("building %s/%s manager (go build -trimpath, CGO_ENABLED=0)", p.OS, p.Architecture)
+		logf("building %s/%s manager (go build -trimpath -buildvcs=false, CGO_ENABLED=0)", p.OS, p.Architecture)
 		if err := goBuild(ctx, root, p, opts.Version, binary, opts.Log); err != nil {
 			return v1.Hash{}, err
 		}
@@ -141,12 +141,8 @@ func build(ctx context.Context, opts buildOptions) (v1.Hash, error) {
 		}
 		logf("%s/%s image %s (%s)", p.OS, p.Architecture, digest, time.Since(t).Round(time.Millisecond))
 		images[i] = img
-		adds = append(adds, mutate.IndexAddendum{
-			Add:        img,
-			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: p.OS, Architecture: p.Architecture}},
-		})
 	}
-	index := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	index := multiArchIndex(images)
 	digest, err := index.Digest()
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("image index digest: %w", err)
@@ -177,18 +173,31 @@ func build(ctx context.Context, opts buildOptions) (v1.Hash, error) {
 	return digest, nil
 }
 
-// moduleRoot is the directory of the main module's go.mod: the manager is
-// the package at its root.
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+// checkGoEnv asks the go command, in the environment of the builds, for the
+// directory of the main module's go.mod (the manager is the package at its
+// root), and refuses to build when GOEXPERIMENT is set anyway. buildEnv drops
+// the variable, but the go command then reads it from the go env file (go env
+// -w), and no value overrides that with "the toolchain's default": any value
+// is recorded in the binary's build info, and GOEXPERIMENT=none turns off the
+// experiments the toolchain enables by default.
+func checkGoEnv(ctx context.Context) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "env", "-json", "GOMOD", "GOENV", "GOEXPERIMENT")
+	cmd.Env = buildEnv(os.Environ(), platforms[0])
+	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("finding the module root (go env GOMOD): %w", exitDetail(err))
+		return "", fmt.Errorf("go env: %w", exitDetail(err))
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside the azure-authenticator module: run from the repository (go env GOMOD is %q)", gomod)
+	var env struct{ GOMOD, GOENV, GOEXPERIMENT string }
+	if err := json.Unmarshal(out, &env); err != nil {
+		return "", fmt.Errorf("reading go env -json: %w", err)
 	}
-	return filepath.Dir(gomod), nil
+	if env.GOMOD == "" || env.GOMOD == os.DevNull {
+		return "", fmt.Errorf("not inside the azure-authenticator module: run from the repository (go env GOMOD is %q)", env.GOMOD)
+	}
+	if env.GOEXPERIMENT != "" {
+		return "", fmt.Errorf("GOEXPERIMENT=%s comes from the go env file %s (go env -w) or the toolchain's own build: the manager is built with no GOEXPERIMENT, as the Dockerfile builds it; remove the setting with go env -u GOEXPERIMENT", env.GOEXPERIMENT, env.GOENV)
+	}
+	return filepath.Dir(env.GOMOD), nil
 }
 
 // sourceTime is the image creation time: SOURCE_DATE_EPOCH if set, else the
@@ -210,20 +219,105 @@ func sourceTime(ctx context.Context, root string) (time.Time, string) {
 	return time.Unix(0, 0).UTC(), "no git commit: the Unix epoch"
 }
 
-// goBuild cross-compiles the manager for p into out, static and stripped.
+// goBuild cross-compiles the manager for p into out, static and stripped,
+// with the flags and the environment the Dockerfile uses: both give the same
+// binary.
 func goBuild(ctx context.Context, root string, p v1.Platform, version, out string, log io.Writer) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",
+	// -buildvcs=false: the binary carries no vcs.* build settings (the
+	// Docker build context has no .git); the version is stamped by -X.
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
 		"-ldflags", "-s -w -X main.version="+version, "-o", out, ".")
 	cmd.Dir = root
-	// The baseline instruction sets, whatever the caller's environment says:
-	// the image runs on any amd64 or arm64 node.
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Architecture, "GOAMD64=v1", "GOARM64=v8.0")
+	cmd.Env = buildEnv(os.Environ(), p)
 	cmd.Stdout = log
 	cmd.Stderr = log
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go build for %s/%s: %w", p.OS, p.Architecture, err)
 	}
 	return nil
+}
+
+// keptGoEnv are the Go variables of the caller's environment that go build
+// keeps: they choose the toolchain, where modules come from and where files
+// are cached, or tune the go command's own runtime, and do not change the
+// binary. Every other Go variable (GOFLAGS, GOEXPERIMENT, GOCOMPILEDEBUG,
+// GO_EXTLINK_ENABLED, GO386, ...) is dropped.
+var keptGoEnv = map[string]bool{
+	// The toolchain: left to the caller.
+	"GOROOT": true, "GOTOOLCHAIN": true, "GOENV": true,
+	// Modules: go.sum pins their content.
+	"GOPROXY": true, "GONOPROXY": true, "GOSUMDB": true, "GONOSUMDB": true,
+	"GOPRIVATE": true, "GOINSECURE": true, "GOVCS": true, "GOAUTH": true,
+	// Locations and caches.
+	"GOPATH": true, "GOMODCACHE": true, "GOCACHE": true, "GOCACHEPROG": true,
+	"GOTMPDIR": true, "GOTELEMETRY": true, "GOTELEMETRYDIR": true,
+	// The go command's runtime.
+	"GODEBUG": true, "GOGC": true, "GOMEMLIMIT": true, "GOMAXPROCS": true, "GOTRACEBACK": true,
+}
+
+// fixedGoEnv is the build environment of p, whatever the caller's environment
+// and go env file say. The variables whose default is wanted are set to it
+// rather than left unset, because the go command reads an unset or empty one
+// from the go env file (go env -w); GOEXPERIMENT has no such value (see
+// checkGoEnv).
+func fixedGoEnv(p v1.Platform) []string {
+	return []string{
+		"CGO_ENABLED=0",
+		"GOOS=" + p.OS,
+		"GOARCH=" + p.Architecture,
+		// The baseline instruction sets: the image runs on any amd64 or
+		// arm64 node.
+		"GOAMD64=v1",
+		"GOARM64=v8.0",
+		// No flags but the command line's (-buildvcs=false is there too).
+		"GOFLAGS=-buildvcs=false",
+		// The module's go.mod alone, not a go.work of the caller's.
+		"GOWORK=off",
+		"GOFIPS140=off",
+		"GO111MODULE=on",
+		// Internal linking, the default of a CGO_ENABLED=0 build.
+		"GO_EXTLINK_ENABLED=0",
+	}
+}
+
+// buildEnv is environ, the caller's environment, for a go build of p: the Go
+// variables not in keptGoEnv dropped, and fixedGoEnv(p) added.
+func buildEnv(environ []string, p v1.Platform) []string {
+	fixed := fixedGoEnv(p)
+	set := map[string]bool{}
+	for _, kv := range fixed {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	var env []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if set[k] || (isGoVariable(k) && !keptGoEnv[k]) {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, fixed...)
+}
+
+// isGoVariable reports whether name is one the Go toolchain may read: GO
+// followed by capitals and digits (GOFLAGS, GO386), or GO_ and anything
+// (GO_EXTLINK_ENABLED). Other variables that start with GO, like
+// GOOGLE_APPLICATION_CREDENTIALS, are not.
+func isGoVariable(name string) bool {
+	if strings.HasPrefix(name, "GO_") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(name, "GO")
+	if !ok {
+		return false
+	}
+	for _, r := range rest {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // platformImage is the image of one platform: the manager binary, alone in a
@@ -242,7 +336,7 @@ func platformImage(binary string, p v1.Platform, version string, created time.Ti
 		History: v1.History{
 			Created:   v1.Time{Time: created},
 			CreatedBy: "hack/image: COPY manager " + binaryPath,
-			Comment:   "go build -trimpath -ldflags \"-s -w -X main.version=" + version + "\" (CGO_ENABLED=0)",
+			Comment:   "go build -trimpath -buildvcs=false -ldflags \"-s -w -X main.version=" + version + "\" (CGO_ENABLED=0)",
 		},
 	})
 	if err != nil {
@@ -271,6 +365,20 @@ func platformImage(binary string, p v1.Platform, version string, created time.Ti
 		return nil, fmt.Errorf("setting the config: %w", err)
 	}
 	return img, nil
+}
+
+// multiArchIndex is the OCI image index of images, the image of each of
+// platforms in order.
+func multiArchIndex(images []v1.Image) v1.ImageIndex {
+	adds := make([]mutate.IndexAddendum, len(images))
+	for i, img := range images {
+		p := platforms[i]
+		adds[i] = mutate.IndexAddendum{
+			Add:        img,
+			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: p.OS, Architecture: p.Architecture}},
+		}
+	}
+	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
 }
 
 // binaryLayer is a gzip-compressed tar layer holding the binary at

@@ -33,12 +33,16 @@ import (
 	"crypto/x509/pkix"
 	"debug/buildinfo"
 	"debug/elf"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
+	"maps"
 	"math/big"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -55,6 +59,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/crypto/x509roots/fallback/bundle"
@@ -372,6 +377,8 @@ func TestImageFilesystemIsOnlyTheStaticManager(t *testing.T) {
 				settings[s.Key] = s.Value
 			}
 			want := map[string]string{
+				"-buildmode":  "exe",
+				"-compiler":   "gc",
 				"CGO_ENABLED": "0",
 				"GOOS":        bi.desc.Platform.OS,
 				"GOARCH":      bi.desc.Platform.Architecture,
@@ -386,6 +393,21 @@ func TestImageFilesystemIsOnlyTheStaticManager(t *testing.T) {
 			for k, v := range want {
 				if settings[k] != v {
 					t.Errorf("build setting %s = %q, want %q", k, settings[k], v)
+				}
+			}
+			// Nothing else, so that the Dockerfile's build, whose context
+			// has no .git and whose environment no GOFLAGS, gives the same
+			// binary: no vcs.* (-buildvcs=false), no -tags, -gcflags,
+			// GOEXPERIMENT or GOFIPS140 from the build host (hack/image
+			// clears them). DefaultGODEBUG comes from go.mod.
+			for _, s := range info.Settings {
+				_, wanted := want[s.Key]
+				switch {
+				case wanted, s.Key == "DefaultGODEBUG":
+				case s.Key == "vcs" || strings.HasPrefix(s.Key, "vcs."):
+					t.Errorf("build setting %s = %q: the manager was built without -buildvcs=false", s.Key, s.Value)
+				default:
+					t.Errorf("build setting %s = %q: the build environment leaked into the manager", s.Key, s.Value)
 				}
 			}
 		})
@@ -672,7 +694,16 @@ func TestPushToRegistry(t *testing.T) {
 	ctx := t.Context()
 	var pushLog bytes.Buffer
 	ref := host + "/team/azure-authenticator:" + b.refName
-	pushed, err := push(ctx, pushOptions{Layout: filepath.Join(imageDir, "oci"), Image: ref, Insecure: true, Log: &pushLog})
+	// make image builds the working tree, whose changes make a -dirty
+	// version while one works on it: push refuses it, and pushes it with
+	// AllowDirty (TestPushRefusesDirtyBuild checks both ways).
+	dirty := strings.HasSuffix(b.refName, "-dirty")
+	if dirty {
+		if _, err := push(ctx, pushOptions{Layout: filepath.Join(imageDir, "oci"), Image: ref}); err == nil || !strings.Contains(err.Error(), "--allow-dirty") {
+			t.Errorf("push of the dirty build %s = %v; want a refusal naming --allow-dirty", b.refName, err)
+		}
+	}
+	pushed, err := push(ctx, pushOptions{Layout: filepath.Join(imageDir, "oci"), Image: ref, Insecure: true, AllowDirty: dirty, Log: &pushLog})
 	if err != nil {
 		t.Fatalf("push: %v\n%s", err, pushLog.String())
 	}
@@ -709,12 +740,230 @@ func TestPushToRegistry(t *testing.T) {
 	}
 
 	// By digest: the layout's digest is accepted, another one refused.
-	if _, err := push(ctx, pushOptions{Layout: filepath.Join(imageDir, "oci"), Image: pushed.String()}); err != nil {
+	if _, err := push(ctx, pushOptions{Layout: filepath.Join(imageDir, "oci"), Image: pushed.String(), AllowDirty: dirty}); err != nil {
 		t.Errorf("push to %s: %v", pushed, err)
 	}
 	other := host + "/team/azure-authenticator@sha256:" + strings.Repeat("0", 64)
-	if _, err := push(ctx, pushOptions{Layout: filepath.Join(imageDir, "oci"), Image: other}); err == nil || !strings.Contains(err.Error(), "names digest") {
+	if _, err := push(ctx, pushOptions{Layout: filepath.Join(imageDir, "oci"), Image: other, AllowDirty: dirty}); err == nil || !strings.Contains(err.Error(), "names digest") {
 		t.Errorf("push to %s = %v; want an error about the digest", other, err)
+	}
+}
+
+// TestPushRefusesDirtyBuild pushes small layouts, written the way the build
+// command writes them but with a few bytes for the manager, to an in-process
+// registry: one whose version (the ref name in index.json, or the version
+// label of an image) ends in -dirty is refused, and nothing is uploaded,
+// unless --allow-dirty is given.
+func TestPushRefusesDirtyBuild(t *testing.T) {
+	// No credentials from this machine: an empty Docker config.
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	for i, tc := range []struct {
+		name           string
+		refName, label string
+		// wantDirty is the version the refusal names; "" when push
+		// accepts the layout without --allow-dirty.
+		wantDirty string
+	}{
+		{"a tag", "v1.2.3", "v1.2.3", ""},
+		{"commits after a tag", "v1.2.3-4-gabcdef0", "v1.2.3-4-gabcdef0", ""},
+		{"-dirty not at the end", "v1.2.3-dirtyfix", "v1.2.3-dirtyfix", ""},
+		{"a dirty tree after a tag", "v1.2.3-4-gabcdef0-dirty", "v1.2.3-4-gabcdef0-dirty", "v1.2.3-4-gabcdef0-dirty"},
+		{"a dirty tree without a tag", "abcdef0-dirty", "abcdef0-dirty", "abcdef0-dirty"},
+		{"only the version label dirty", "v1.2.3", "v1.2.3-dirty", "v1.2.3-dirty"},
+		{"only the ref name dirty", "v1.2.3-dirty", "v1.2.3", "v1.2.3-dirty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, digest := syntheticLayout(t, tc.refName, tc.label)
+			ref := fmt.Sprintf("%s/synthetic/r%d:%s", host, i, tc.refName)
+			tag, err := name.ParseReference(ref, name.Insecure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantPushed := fmt.Sprintf("%s/synthetic/r%d@%s\n", host, i, digest)
+
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), []string{"push", "--layout", dir, "--image", ref}, &stdout, &stderr)
+			if tc.wantDirty == "" {
+				if code != 0 || stdout.String() != wantPushed {
+					t.Fatalf("push: exit %d, stdout %q, stderr %q; want exit 0 and %q", code, stdout.String(), stderr.String(), wantPushed)
+				}
+				if strings.Contains(stderr.String(), "--allow-dirty") {
+					t.Errorf("push of a clean build logged %q", stderr.String())
+				}
+				return
+			}
+			if code != 1 {
+				t.Errorf("push of a dirty build: exit %d, stderr %q; want exit 1", code, stderr.String())
+			}
+			for _, want := range []string{"refusing to push a dirty build", fmt.Sprintf("%q", tc.wantDirty), "--allow-dirty"} {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("push of a dirty build: stderr %q; want %q in it", stderr.String(), want)
+				}
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("refused push printed %q", stdout.String())
+			}
+			var terr *transport.Error
+			if _, err := remote.Head(tag, remote.WithContext(t.Context())); !errors.As(err, &terr) || terr.StatusCode != http.StatusNotFound {
+				t.Errorf("after the refused push, HEAD %s = %v; want 404: nothing pushed", ref, err)
+			}
+
+			stdout.Reset()
+			stderr.Reset()
+			code = run(t.Context(), []string{"push", "--layout", dir, "--image", ref, "--allow-dirty"}, &stdout, &stderr)
+			if code != 0 || stdout.String() != wantPushed {
+				t.Fatalf("push --allow-dirty: exit %d, stdout %q, stderr %q; want exit 0 and %q", code, stdout.String(), stderr.String(), wantPushed)
+			}
+			if want := "pushing the dirty build " + tc.wantDirty + " (--allow-dirty)"; !strings.Contains(stderr.String(), want) {
+				t.Errorf("push --allow-dirty logged %q; want %q", stderr.String(), want)
+			}
+			desc, err := remote.Head(tag, remote.WithContext(t.Context()))
+			if err != nil || desc.Digest != digest {
+				t.Errorf("HEAD %s = %v, %v; want the layout's %s", ref, desc, err, digest)
+			}
+		})
+	}
+}
+
+// syntheticLayout writes an OCI layout the way the build command does, with
+// a few bytes for the manager: index.json names the image index refName,
+// and its images carry the version label label. It returns the layout's
+// directory and the digest of the index.
+func syntheticLayout(t *testing.T, refName, label string) (string, v1.Hash) {
+	t.Helper()
+	dir := t.TempDir()
+	binary := filepath.Join(dir, "manager")
+	if err := os.WriteFile(binary, []byte("#!/not/a/manager\n"), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	images := make([]v1.Image, len(platforms))
+	for i, p := range platforms {
+		img, err := platformImage(binary, p, label, time.Unix(1700000000, 0).UTC())
+		if err != nil {
+			t.Fatal(err)
+		}
+		images[i] = img
+	}
+	index := multiArchIndex(images)
+	digest, err := index.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "oci")
+	if err := writeLayout(filepath.Join(dir, "tmp"), out, index, refName); err != nil {
+		t.Fatal(err)
+	}
+	return out, digest
+}
+
+// TestBuildEnv checks the environment of go build: the caller's Go variables
+// that change the binary dropped, those that do not kept, the rest of the
+// environment kept as is, and the fixed settings added.
+func TestBuildEnv(t *testing.T) {
+	kept := []string{
+		"PATH=/usr/local/go/bin:/usr/bin",
+		"HOME=/home/dev",
+		"GOOGLE_APPLICATION_CREDENTIALS=/home/dev/key.json",
+		"CC=clang",
+		"GOTOOLCHAIN=go1.26.8+auto",
+		"GOROOT=/usr/local/go",
+		"GOENV=/home/dev/go.env",
+		"GOPROXY=https://proxy.example",
+		"GOPRIVATE=example.com/*",
+		"GOMODCACHE=/home/dev/mod",
+		"GOCACHE=/home/dev/cache",
+		"GODEBUG=netdns=go",
+		"GOMAXPROCS=2",
+	}
+	dropped := []string{
+		"GOFLAGS=-tags=debug -gcflags=all=-N",
+		"GOEXPERIMENT=jsonv2",
+		"GOCOMPILEDEBUG=loopvarhash=1",
+		"GOSSAFUNC=main",
+		"GO_EXTLINK_ENABLED=1",
+		"GOWORK=/home/dev/go.work",
+		"GOFIPS140=latest",
+		"GO111MODULE=off",
+		"GO386=softfloat",
+		"GOARM=6",
+		"GOOS=windows",
+		"GOARCH=386",
+		"GOAMD64=v3",
+		"GOARM64=v9.0",
+		"CGO_ENABLED=1",
+	}
+	var environ []string
+	for i := range max(len(kept), len(dropped)) {
+		if i < len(kept) {
+			environ = append(environ, kept[i])
+		}
+		if i < len(dropped) {
+			environ = append(environ, dropped[i])
+		}
+	}
+	got := buildEnv(environ, v1.Platform{OS: "linux", Architecture: "arm64"})
+	want := append(slices.Clone(kept),
+		"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64", "GOAMD64=v1", "GOARM64=v8.0",
+		"GOFLAGS=-buildvcs=false", "GOWORK=off", "GOFIPS140=off", "GO111MODULE=on", "GO_EXTLINK_ENABLED=0")
+	if !slices.Equal(got, want) {
+		t.Errorf("buildEnv =\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestBuildEnvOverridesTheGoEnvFile checks, with the go command, that the
+// settings of a go env file (go env -w) do not reach the build either:
+// buildEnv overrides them, and a GOEXPERIMENT, which it cannot, makes the
+// build fail before it compiles anything.
+func TestBuildEnvOverridesTheGoEnvFile(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "go.env")
+	hostile := "GOFLAGS=-tags=debug\nGOWORK=/nonexistent/go.work\nGOFIPS140=latest\nGO111MODULE=off\nGO_EXTLINK_ENABLED=1\nGOAMD64=v3\n"
+	if err := os.WriteFile(envFile, []byte(hostile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOENV", envFile)
+	// The go command's own settings, which buildEnv drops, too.
+	t.Setenv("GOFLAGS", "-tags=debug")
+	t.Setenv("GOEXPERIMENT", "jsonv2")
+
+	cmd := exec.CommandContext(t.Context(), "go", "env", "-json", "GOFLAGS", "GOWORK", "GOFIPS140", "GO111MODULE", "GO_EXTLINK_ENABLED", "GOAMD64", "GOEXPERIMENT")
+	cmd.Env = buildEnv(os.Environ(), v1.Platform{OS: "linux", Architecture: "amd64"})
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go env: %v", exitDetail(err))
+	}
+	var got map[string]string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"GOFLAGS": "-buildvcs=false", "GOWORK": "off", "GOFIPS140": "off", "GO111MODULE": "on",
+		"GO_EXTLINK_ENABLED": "0", "GOAMD64": "v1", "GOEXPERIMENT": "",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("go env in the build environment = %v, want %v", got, want)
+	}
+	root, err := checkGoEnv(t.Context())
+	if err != nil {
+		t.Fatalf("checkGoEnv: %v", err)
+	}
+	if abs, _ := filepath.Abs("../.."); root != abs {
+		t.Errorf("module root %q, want %q", root, abs)
+	}
+
+	if err := os.WriteFile(envFile, []byte(hostile+"GOEXPERIMENT=jsonv2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outDir := filepath.Join(t.TempDir(), "image")
+	_, err = build(t.Context(), buildOptions{Version: "v1.2.3", Out: outDir, Log: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "GOEXPERIMENT=jsonv2") || !strings.Contains(err.Error(), "go env -u GOEXPERIMENT") {
+		t.Errorf("build with GOEXPERIMENT in the go env file = %v; want an error saying to go env -u it", err)
+	}
+	if _, err := os.Stat(outDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("build wrote %s (%v); want it to stop before building", outDir, err)
 	}
 }
 
@@ -751,6 +1000,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"push", "--image", "r.example/a:b"}, 2, "--layout is required"},
 		{[]string{"push", "--layout", "x", "--image", "r.example/a:b", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"push", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"push", "-h"}, 0, "-allow-dirty"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(t.Context(), tc.args, &stdout, &stderr)

@@ -31,14 +31,18 @@ limitations under the License.
 // one `docker load`-able tarball per architecture tagged
 // azure-authenticator:V. The image creation time is SOURCE_DATE_EPOCH if
 // set, else the commit time of HEAD, else the Unix epoch, and the binaries
-// are built with -trimpath, so a rebuild of the same sources gives the same
-// digests.
+// are built with -trimpath and -buildvcs=false in an environment cleared of
+// the Go variables that change them (GOFLAGS, GOEXPERIMENT, ...), so a
+// rebuild of the same sources gives the same digests, and the same binary as
+// the Dockerfile.
 //
-//	image push --layout DIR/oci --image REGISTRY/REPOSITORY[:TAG|@DIGEST] [--insecure]
+//	image push --layout DIR/oci --image REGISTRY/REPOSITORY[:TAG|@DIGEST] [--insecure] [--allow-dirty]
 //
 // pushes that index, with credentials from the Docker config
 // (authn.DefaultKeychain: ~/.docker/config.json, $DOCKER_CONFIG and credential
-// helpers), and prints the pushed reference with its digest.
+// helpers), and prints the pushed reference with its digest. It refuses a
+// layout whose version ends in -dirty (make's VERSION is git describe
+// --dirty) unless --allow-dirty is given.
 package main
 
 import (
@@ -59,9 +63,11 @@ Usage:
       Cross-compile the manager for linux/amd64 and linux/arm64 and write
       DIR/oci (an OCI image layout holding the multi-arch index, tagged V) and
       DIR/azure-authenticator-V-linux-{amd64,arm64}.tar (for docker load).
-  go run ./hack/image push --layout DIR/oci --image REGISTRY/REPOSITORY[:TAG] [--insecure]
+  go run ./hack/image push --layout DIR/oci --image REGISTRY/REPOSITORY[:TAG] [--insecure] [--allow-dirty]
       Push the multi-arch index of the layout to the registry, with the
       credentials of the Docker config (docker login), and print its digest.
+      A build from a dirty working tree (version V ending in -dirty, as
+      git describe --dirty gives) is refused unless --allow-dirty is given.
 
 Run "go run ./hack/image COMMAND -h" for the flags of a command.
 `
@@ -172,8 +178,9 @@ func pushCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&opts.Layout, "layout", "", "OCI image layout written by the build command (DIR/oci). Required.")
 	fs.StringVar(&opts.Image, "image", "", "Where to push: REGISTRY/REPOSITORY[:TAG|@DIGEST], e.g. ghcr.io/acme/azure-authenticator:v1.2.3. Required.")
 	fs.BoolVar(&opts.Insecure, "insecure", false, "Allow a registry served over plain HTTP (localhost and private addresses are always allowed).")
+	fs.BoolVar(&opts.AllowDirty, "allow-dirty", false, "Push a build whose version ends in -dirty (built from a working tree with uncommitted changes), which push otherwise refuses.")
 	fs.Usage = func() {
-		printf(fs.Output(), "%s", "Usage: go run ./hack/image push --layout DIR/oci --image REGISTRY/REPOSITORY[:TAG] [--insecure]\n\nPush the multi-arch image index of the layout, with the credentials of the Docker\nconfig (docker login, credential helpers), and print the pushed reference.\n\n")
+		printf(fs.Output(), "%s", "Usage: go run ./hack/image push --layout DIR/oci --image REGISTRY/REPOSITORY[:TAG] [--insecure] [--allow-dirty]\n\nPush the multi-arch image index of the layout, with the credentials of the Docker\nconfig (docker login, credential helpers), and print the pushed reference. A\ndirty build (version ending in -dirty) is refused without --allow-dirty.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {

@@ -37,8 +37,16 @@ type pushOptions struct {
 	Image string
 	// Insecure allows a registry served over plain HTTP.
 	Insecure bool
-	Log      io.Writer
+	// AllowDirty pushes an image built from a working tree with
+	// uncommitted changes (a version ending in -dirty), which push
+	// otherwise refuses.
+	AllowDirty bool
+	Log        io.Writer
 }
+
+// dirtySuffix ends the version of a build from a working tree with
+// uncommitted changes: make's VERSION is git describe --dirty.
+const dirtySuffix = "-dirty"
 
 // push pushes the image index of the layout to opts.Image, with the
 // credentials of the Docker config, and returns the pushed digest reference.
@@ -55,9 +63,21 @@ func push(ctx context.Context, opts pushOptions) (name.Digest, error) {
 	if err != nil {
 		return name.Digest{}, usagef("--image %q is not an image reference (REGISTRY/REPOSITORY[:TAG|@DIGEST], e.g. ghcr.io/acme/azure-authenticator:v1.2.3): %v", opts.Image, err)
 	}
-	index, err := layoutIndex(opts.Layout)
+	index, refName, err := layoutIndex(opts.Layout)
 	if err != nil {
 		return name.Digest{}, err
+	}
+	version, err := dirtyVersion(index, refName)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("reading the version of the layout %s: %w", opts.Layout, err)
+	}
+	if version != "" {
+		if !opts.AllowDirty {
+			return name.Digest{}, fmt.Errorf("refusing to push a dirty build: the layout %s is version %q, built from a working tree with uncommitted changes, so no commit has its sources; commit them and run make image again, or pass --allow-dirty to push it anyway", opts.Layout, version)
+		}
+		if opts.Log != nil {
+			printf(opts.Log, "image: pushing the dirty build %s (--allow-dirty)\n", version)
+		}
 	}
 	digest, err := index.Digest()
 	if err != nil {
@@ -84,26 +104,54 @@ func push(ctx context.Context, opts pushOptions) (name.Digest, error) {
 }
 
 // layoutIndex is the multi-arch image index of an OCI layout written by the
-// build command: the one manifest its index.json lists.
-func layoutIndex(dir string) (v1.ImageIndex, error) {
+// build command, the one manifest its index.json lists, and the name
+// index.json gives it (org.opencontainers.image.ref.name: the version).
+func layoutIndex(dir string) (v1.ImageIndex, string, error) {
 	ii, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading the OCI layout %s (make image writes it): %w", dir, err)
+		return nil, "", fmt.Errorf("reading the OCI layout %s (make image writes it): %w", dir, err)
 	}
 	im, err := ii.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("reading %s/index.json: %w", dir, err)
+		return nil, "", fmt.Errorf("reading %s/index.json: %w", dir, err)
 	}
 	if len(im.Manifests) != 1 {
-		return nil, fmt.Errorf("%s/index.json lists %d manifests; want the one image index the build command writes", dir, len(im.Manifests))
+		return nil, "", fmt.Errorf("%s/index.json lists %d manifests; want the one image index the build command writes", dir, len(im.Manifests))
 	}
 	desc := im.Manifests[0]
 	if !desc.MediaType.IsIndex() {
-		return nil, fmt.Errorf("%s/index.json lists a %s; want an image index", dir, desc.MediaType)
+		return nil, "", fmt.Errorf("%s/index.json lists a %s; want an image index", dir, desc.MediaType)
 	}
 	index, err := ii.ImageIndex(desc.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("reading the image index %s from %s: %w", desc.Digest, dir, err)
+		return nil, "", fmt.Errorf("reading the image index %s from %s: %w", desc.Digest, dir, err)
 	}
-	return index, nil
+	return index, desc.Annotations[refNameAnnotation], nil
+}
+
+// dirtyVersion is the first of the layout's versions, its ref name and the
+// version label of each image of index, that ends in -dirty, or "" when none
+// does.
+func dirtyVersion(index v1.ImageIndex, refName string) (string, error) {
+	if strings.HasSuffix(refName, dirtySuffix) {
+		return refName, nil
+	}
+	im, err := index.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	for _, desc := range im.Manifests {
+		img, err := index.Image(desc.Digest)
+		if err != nil {
+			return "", fmt.Errorf("image %s: %w", desc.Digest, err)
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return "", fmt.Errorf("config of image %s: %w", desc.Digest, err)
+		}
+		if v := cfg.Config.Labels[labelVersion]; strings.HasSuffix(v, dirtySuffix) {
+			return v, nil
+		}
+	}
+	return "", nil
 }

@@ -54,6 +54,8 @@ type CLI struct {
 	Binary     string
 	Kubeconfig string
 	Home       string
+	// Dir is where helm runs (relative paths in arguments); default: here.
+	Dir string
 }
 
 // New returns a CLI for the cluster of kubeconfig (may be empty for
@@ -72,6 +74,7 @@ func (c *CLI) Run(ctx context.Context, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.Binary, args...) //nolint:gosec // the helm we built, with the caller's arguments
+	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(),
 		"HELM_CACHE_HOME="+filepath.Join(c.Home, "cache"),
 		"HELM_CONFIG_HOME="+filepath.Join(c.Home, "config"),
@@ -83,7 +86,7 @@ func (c *CLI) Run(ctx context.Context, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("helm %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return stdout.String(), fmt.Errorf("helm %s: %w\n%s%s", strings.Join(args, " "), err, stderr.String(), stdout.String())
 	}
 	return stdout.String(), nil
 }

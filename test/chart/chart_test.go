@@ -238,6 +238,7 @@ func TestDefaultObjects(t *testing.T) {
 		"ClusterRole//azure-authenticator-azurehost-editor",
 		"ClusterRole//azure-authenticator-azurehost-viewer",
 		"PodDisruptionBudget/azure-authenticator/azure-authenticator",
+		"ConfigMap/azure-authenticator/azure-authenticator-ca",
 	}
 	got := objs.names()
 	slices.Sort(got)
@@ -263,6 +264,7 @@ func TestDefaultObjects(t *testing.T) {
 		"--provider-key-refresh=5m",
 		"--signing-key-secret=azure-authenticator-signing-keys",
 		"--tls-secret=azure-authenticator-tls",
+		"--tls-ca-configmap=azure-authenticator-ca",
 		"--tls-sans=azure-authenticator.azure-authenticator.svc,azure-authenticator.azure-authenticator.svc.cluster.local",
 	}
 	if args := managerArgs(t, dep); !slices.Equal(args, wantArgs) {
@@ -347,6 +349,7 @@ func TestFullname(t *testing.T) {
 				{"ClusterRole", "", f + "-metrics-reader"}, {"ClusterRole", "", f + "-azurehost-editor"}, {"ClusterRole", "", f + "-azurehost-viewer"},
 				{"PodDisruptionBudget", ns, f}, {"NetworkPolicy", ns, f}, {"Ingress", ns, f},
 				{"ValidatingAdmissionPolicy", "", f + "-azure-scopes"}, {"ValidatingAdmissionPolicyBinding", "", f + "-azure-scopes"},
+				{"ValidatingAdmissionPolicy", "", f + "-namespace-scopes"}, {"ValidatingAdmissionPolicyBinding", "", f + "-namespace-scopes"},
 			} {
 				if objs.findIn(name.kind, name.ns, name.name) == nil {
 					t.Errorf("no %s %s/%s", name.kind, name.ns, name.name)
@@ -371,7 +374,7 @@ func TestFullname(t *testing.T) {
 			for _, rule := range maps(role.Object, "rules") {
 				names = append(names, strs(rule, "resourceNames")...)
 			}
-			if want := []string{f + "-signing-keys", f + "-tls", f}; !slices.Equal(names, want) {
+			if want := []string{f + "-signing-keys", f + "-tls", f + "-ca", f}; !slices.Equal(names, want) {
 				t.Errorf("Role resourceNames %v, want %v", names, want)
 			}
 			for _, binding := range append(objs.all("ClusterRoleBinding"), objs.all("RoleBinding")...) {
@@ -416,6 +419,7 @@ func TestRBAC(t *testing.T) {
 	ownRules := []string{
 		"|secrets|get,list,watch,update|azure-authenticator-signing-keys,azure-authenticator-tls",
 		"|secrets|create",
+		"|configmaps|get,update|azure-authenticator-ca",
 	}
 	leaseRules := []string{
 		"coordination.k8s.io|leases|get,update|azure-authenticator",
@@ -908,8 +912,50 @@ func TestNotes(t *testing.T) {
 				"CONJUR_SERVICE_ID": "<azureauthenticator-name>", "CONJUR_AUTHN_JWT_HOST_ID": "<namespace>/<azurehost-name>",
 				"CONJUR_CERT_FILE": "conjur-ca.pem", "CONJUR_CREDENTIAL_STORAGE": "none",
 			},
-			contains: []string{`kubectl get secret azure-authenticator-tls -n azure-authenticator -o jsonpath='{.data.ca\.crt}' | base64 -d > conjur-ca.pem`},
+			contains: []string{
+				`kubectl get configmap azure-authenticator-ca -n azure-authenticator -o jsonpath='{.data.ca\.crt}' > conjur-ca.pem`,
+				"kubectl label namespace azure-authenticator pod-security.kubernetes.io/enforce=restricted",
+				"neither helm uninstall nor switching authenticator.tls.mode away from managed",
+				"kubectl delete secret azure-authenticator-tls -n azure-authenticator\n",
+			},
 			warnings: []string{"may read Secrets in every namespace"},
+		},
+		{
+			name:   "existing Secret after managed",
+			values: []string{"testdata/existing-secret.yaml"},
+			contains: []string{
+				"If this release used authenticator.tls.mode=managed before, Secret azure-authenticator-tls",
+				"kubectl delete secret azure-authenticator-tls -n azure-authenticator --ignore-not-found",
+			},
+		},
+		{
+			name:   "monitoring: the scraper's token",
+			values: []string{"testdata/monitoring.yaml"},
+			contains: []string{
+				"Secret azure-authenticator-metrics-scraper-token,\n   which never expires",
+				"also reads the API server's own /metrics",
+				"kubectl delete secret azure-authenticator-metrics-scraper-token -n azure-authenticator\n",
+				"run helm upgrade, which re-creates the Secret",
+			},
+		},
+		{
+			name:     "trusted proxies",
+			values:   []string{"testdata/ingress.yaml"},
+			warnings: []string{"authenticator.trustedProxies (10.244.0.0/16, fd00:10:244::/56): a NetworkPolicy never stops traffic from a Pod's own node"},
+		},
+		{
+			name:     "trusted proxies admitted by ipBlock",
+			values:   []string{"testdata/ingress.yaml", `--set-json=authenticator.networkPolicy.authenticatorFrom=[{"ipBlock":{"cidr":"10.244.0.0/16"}},{"podSelector":{}}]`},
+			warnings: []string{"authenticatorFrom admits ipBlock 10.244.0.0/16 while authenticator.trustedProxies is set", "Name the proxy pods with podSelector/namespaceSelector"},
+		},
+		{
+			name:   "admission policies",
+			values: []string{"testdata/admission-policy.yaml", "admissionPolicy.adminUsers={system:serviceaccount:argocd:argocd-application-controller}"},
+			warnings: []string{
+				"a namespace without the authn.dap.io/allowed-azure-scopes annotation can create no AzureHost",
+				"checks AzureHosts at admission only: those created before the policy, or before their namespace's authn.dap.io/allowed-azure-scopes annotation was narrowed, keep authenticating",
+				"azure-authenticator-namespace-scopes lets only the groups system:masters and the users system:serviceaccount:argocd:argocd-application-controller",
+			},
 		},
 		{
 			name:     "internal load balancer",
@@ -944,6 +990,11 @@ func TestNotes(t *testing.T) {
 			name:     "ingress without proxies or policy",
 			values:   []string{"authenticator.ingress.enabled=true", "authenticator.ingress.host=a.example.com"},
 			warnings: []string{"authenticator.trustedProxies is empty", "without authenticator.networkPolicy"},
+		},
+		{
+			name:     "ingress with an open NetworkPolicy",
+			values:   []string{"authenticator.ingress.enabled=true", "authenticator.ingress.host=a.example.com", "authenticator.networkPolicy.enabled=true"},
+			warnings: []string{"without authenticator.networkPolicy limiting authenticatorFrom"},
 		},
 		{
 			name:     "one replica",

@@ -28,14 +28,12 @@ package chart
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +43,9 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/azure-authenticator/azure-authenticator/internal/helm"
+	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 
 const (
@@ -70,17 +71,11 @@ func TestMain(m *testing.M) {
 }
 
 // repoRoot is the repository's top directory.
-func repoRoot() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		panic("chart: cannot find the source file")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
+func repoRoot() string { return testenv.RepoRoot() }
 
 // chartDir is the chart under test.
 func chartDir() string {
-	return filepath.Join(repoRoot(), "charts", "azure-authenticator")
+	return helm.Chart()
 }
 
 var (
@@ -89,29 +84,14 @@ var (
 	helmErr  error
 )
 
-// helmBinary finds helm: $HELM, else what hack/build-helm.sh has built. It
-// fails the test (never skips) when there is none.
+// helmBinary finds helm (internal/helm: $HELM, else what
+// hack/build-helm.sh has built). It fails the test (never skips) when
+// there is none.
 func helmBinary(t testing.TB) string {
 	t.Helper()
-	helmOnce.Do(func() {
-		if p := os.Getenv("HELM"); p != "" {
-			helmPath = p
-			return
-		}
-		cmd := exec.Command(filepath.Join(repoRoot(), "hack", "build-helm.sh"), "--print")
-		cmd.Dir = repoRoot()
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			helmErr = fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
-			return
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		helmPath = lines[len(lines)-1]
-	})
+	helmOnce.Do(func() { helmPath, helmErr = helm.Binary() })
 	if helmErr != nil {
-		t.Fatalf("helm not found (%v): run make helm", helmErr)
+		t.Fatal(helmErr)
 	}
 	if _, err := os.Stat(helmPath); err != nil {
 		t.Fatalf("helm not found at %s (%v): run make helm", helmPath, err)
@@ -120,23 +100,11 @@ func helmBinary(t testing.TB) string {
 }
 
 // runHelm runs helm with args and returns its stdout; err carries stderr.
+// Rendering never needs a cluster: the kubeconfig does not exist.
 func runHelm(t testing.TB, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(helmBinary(t), args...)
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(),
-		"HELM_CACHE_HOME="+filepath.Join(helmHome, "cache"),
-		"HELM_CONFIG_HOME="+filepath.Join(helmHome, "config"),
-		"HELM_DATA_HOME="+filepath.Join(helmHome, "data"),
-		// Rendering never needs a cluster.
-		"KUBECONFIG="+filepath.Join(helmHome, "no-kubeconfig"),
-	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("helm %s: %v\n%s%s", strings.Join(args, " "), err, stderr.String(), stdout.String())
-	}
-	return stdout.String(), nil
+	cli := &helm.CLI{Binary: helmBinary(t), Kubeconfig: filepath.Join(helmHome, "no-kubeconfig"), Home: helmHome, Dir: repoRoot()}
+	return cli.Run(context.Background(), args...)
 }
 
 // valuesArgs turns values into helm flags. Each value is

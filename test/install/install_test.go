@@ -230,7 +230,7 @@ func readSecretAsNotesSay(t *testing.T, machine, hostID string) {
 	for _, line := range strings.Split(notes, "\n") {
 		line = strings.TrimSpace(line)
 		switch {
-		case strings.HasPrefix(line, "kubectl get secret") && strings.HasSuffix(line, "> conjur-ca.pem"):
+		case strings.HasPrefix(line, "kubectl get ") && strings.HasSuffix(line, "> conjur-ca.pem"):
 			script = append(script, line)
 		case strings.HasPrefix(line, "export CONJUR_"):
 			line = strings.ReplaceAll(line, "<azureauthenticator-name>", service)

@@ -132,6 +132,15 @@ func (j *job) run(t *testing.T, bound time.Duration) error {
 	if _, err := clientset.CoreV1().Secrets(j.ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: j.fullname + "-tls", Namespace: j.ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The CA ConfigMap the chart creates, emptied (so it must be updated).
+	cm, err := clientset.CoreV1().ConfigMaps(j.ns).Get(ctx, j.fullname+"-ca", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data = nil
+	if _, err := clientset.CoreV1().ConfigMaps(j.ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	clearStatuses(t, c)
 	if err := clientset.CoreV1().Events("payments").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		t.Fatal(err)
@@ -187,6 +196,20 @@ func (j *job) run(t *testing.T, bound time.Duration) error {
 				}
 			}
 			return fmt.Errorf("no event among %d from azure-authenticator", len(evs.Items))
+		}},
+		{"the CA is published for clients", func() error {
+			sec, err := clientset.CoreV1().Secrets(j.ns).Get(ctx, j.fullname+"-tls", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cm, err := clientset.CoreV1().ConfigMaps(j.ns).Get(ctx, j.fullname+"-ca", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if cm.Data[servingcert.CACertKey] == "" || cm.Data[servingcert.CACertKey] != string(sec.Data[servingcert.CACertKey]) {
+				return errors.New("ConfigMap ca.crt is not the Secret's ca.crt")
+			}
+			return nil
 		}},
 		{"a workload authenticates and reads its secret", func() error { return j.authenticateAndRead(m) }},
 		{"metrics are served to a reader", func() error { return j.scrape(m) }},

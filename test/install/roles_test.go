@@ -135,6 +135,66 @@ func TestAdmissionPolicyConfinesNamespacesToTheirAzureScopes(t *testing.T) {
 			t.Errorf("AzureHost for %s in %s: err %v, want allowed=%v", tc.rg, tc.ns, err, tc.ok)
 		}
 	}
+	tenantCannotWidenItsScopes(t)
+}
+
+// A tenant allowed to update its own Namespace object (a common
+// namespace-admin grant) still cannot widen its Azure scopes: only cluster
+// admins may change the annotation.
+func tenantCannotWidenItsScopes(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	const annotation = "authn.dap.io/allowed-azure-scopes"
+	if _, err := clientset.CoreV1().ServiceAccounts("scoped-a").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "owner"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if _, err := clientset.RbacV1().Roles("scoped-a").Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "namespace-owner"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, ResourceNames: []string{"scoped-a"}, Verbs: []string{"get", "update", "patch"}}},
+	}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if _, err := clientset.RbacV1().RoleBindings("scoped-a").Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "namespace-owner"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "namespace-owner"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "owner", Namespace: "scoped-a"}},
+	}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	owner := clientAs(t, "scoped-a", "owner")
+	update := func(c client.Client, mutate func(*corev1.Namespace)) error {
+		ns := &corev1.Namespace{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "scoped-a"}, ns); err != nil {
+			return err
+		}
+		mutate(ns)
+		return c.Update(ctx, ns)
+	}
+	testenv.EventuallyWithin(t, 30*time.Second, "the owner may label its namespace", func() error {
+		return update(owner, func(ns *corev1.Namespace) { ns.Labels["owner-was-here"] = "yes" })
+	})
+	// The namespace policy takes effect once the API server has loaded it:
+	// probe with dry runs, which go through admission and change nothing.
+	testenv.EventuallyWithin(t, 30*time.Second, "the namespace policy is in effect", func() error {
+		ns := &corev1.Namespace{}
+		if err := owner.Get(ctx, client.ObjectKey{Name: "scoped-a"}, ns); err != nil {
+			return err
+		}
+		ns.Annotations[annotation] = subscription + "/*"
+		if err := owner.Update(ctx, ns, client.DryRunAll); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "only cluster administrators") {
+			return fmt.Errorf("a dry-run change of the scopes: %v", err)
+		}
+		return nil
+	})
+	if err := update(owner, func(ns *corev1.Namespace) { ns.Annotations[annotation] = subscription + "/*" }); err == nil {
+		t.Fatal("a tenant widened its own namespace's Azure scopes")
+	}
+	if err := update(owner, func(ns *corev1.Namespace) { delete(ns.Annotations, annotation) }); err == nil {
+		t.Fatal("a tenant removed its own namespace's Azure scopes annotation")
+	}
+	if err := update(crClient(t), func(ns *corev1.Namespace) { ns.Annotations[annotation] += ", " + subscription + "/rg-c" }); err != nil {
+		t.Fatalf("a cluster admin cannot change the scopes: %v", err)
+	}
 }
 
 func createNamespace(t *testing.T, name string, annotations map[string]string) {

@@ -101,6 +101,9 @@ The names of the manager's own Secrets and Service.
 {{- define "azure-authenticator.tlsSecretName" -}}
 {{- printf "%s-tls" (include "azure-authenticator.fullname" .) }}
 {{- end }}
+{{- define "azure-authenticator.caConfigMapName" -}}
+{{- printf "%s-ca" (include "azure-authenticator.fullname" .) }}
+{{- end }}
 {{- define "azure-authenticator.signingKeySecretName" -}}
 {{- printf "%s-signing-keys" (include "azure-authenticator.fullname" .) }}
 {{- end }}
@@ -174,6 +177,67 @@ Deployment, so that every render runs them.
 {{- end }}
 {{- if and $max (not (kindIs "string" $pdb.maxUnavailable)) (eq (int $pdb.maxUnavailable) 0) }}
 {{- fail "podDisruptionBudget.maxUnavailable=0 would block every voluntary eviction (node drains would hang): use at least 1" }}
+{{- end }}
+{{- end }}
+{{- $np := .Values.authenticator.networkPolicy }}
+{{- if and .Values.authenticator.trustedProxies (not (and $np.enabled $np.authenticatorFrom)) }}
+{{- fail (printf "authenticator.trustedProxies (%s) needs authenticator.networkPolicy.enabled=true and a non-empty authenticator.networkPolicy.authenticatorFrom: the authenticator believes X-Forwarded-For from those addresses, so any pod in them that reaches port 9443 directly (not through the proxy) could forge it and pass for any client address (AzureHosts' allowedCIDRs). Set authenticatorFrom to the proxy pods (podSelector/namespaceSelector, not broad ipBlock CIDRs), or empty trustedProxies" (join "," .Values.authenticator.trustedProxies)) }}
+{{- end }}
+{{- $delay := int .Values.terminationDelaySeconds }}
+{{- $grace := int .Values.terminationGracePeriodSeconds }}
+{{- if lt $grace (add $delay 10) }}
+{{- fail (printf "terminationGracePeriodSeconds=%d must be at least terminationDelaySeconds=%d + 10: the preStop sleep counts against the grace period, and the manager then takes up to 10s to finish the requests in flight before it would be killed. Raise terminationGracePeriodSeconds or lower terminationDelaySeconds" $grace $delay) }}
+{{- end }}
+{{- $ap := .Values.admissionPolicy }}
+{{- if and $ap.enabled (not $ap.adminGroups) (not $ap.adminUsers) }}
+{{- fail (printf "admissionPolicy: adminGroups and adminUsers are both empty, so nobody could set the %s annotation on a namespace: list the cluster administrators' groups (e.g. system:masters) or users" $ap.annotation) }}
+{{- end }}
+{{- include "azure-authenticator.validateExtraArgs" . }}
+{{- end }}
+
+{{/*
+The manager flags the chart sets itself, each with what to set instead.
+extraArgs may not repeat them: the manager would take the last one, which
+could defeat a check of the chart (e.g. --trusted-proxies without the
+NetworkPolicy) or break what the chart built around the flag (ports, RBAC
+limited to the Secrets and Lease named after the full name).
+*/}}
+{{- define "azure-authenticator.ownedFlags" -}}
+leader-elect: set leaderElection.enabled instead
+leader-election-id: the Lease is named after the full name (the Role allows that one only); set fullnameOverride instead
+health-probe-bind-address: the probes and the NetworkPolicy expect port 8081
+metrics-bind-address: set metrics.enabled instead (the metrics Service and NetworkPolicy expect port 8443)
+metrics-secure: set metrics.secure instead
+authn-bind-address: the Service and the NetworkPolicy expect port 9443; set authenticator.service.port for the Service port
+account: set authenticator.account instead
+zap-log-level: set authenticator.logLevel instead
+audit-log: set authenticator.auditLog instead
+trusted-proxies: set authenticator.trustedProxies instead (with authenticator.networkPolicy.authenticatorFrom)
+max-in-flight: set authenticator.maxInFlight instead
+max-connections: set authenticator.maxConnections instead
+max-staleness: set authenticator.maxStaleness instead
+provider-key-refresh: set authenticator.providerKeyRefresh instead
+secret-namespaces: set authenticator.secretNamespaces instead (the chart's Roles follow it)
+signing-key-secret: the Secret is named after the full name (the Role allows that one only); set fullnameOverride instead
+tls-secret: the Secret is named after the full name (the Role allows that one only); set authenticator.tls.mode and fullnameOverride instead
+tls-sans: set authenticator.tls.sans instead
+tls-ca-configmap: the ConfigMap is named after the full name (the Role allows that one only); set fullnameOverride instead
+tls-cert-file: set authenticator.tls.mode=existingSecret or certManager instead
+tls-key-file: set authenticator.tls.mode=existingSecret or certManager instead
+{{- end }}
+
+{{/*
+Fails when an extraArgs entry sets a flag of azure-authenticator.ownedFlags,
+in any form Go's flag package reads: --flag, --flag=value, -flag, -flag=value.
+*/}}
+{{- define "azure-authenticator.validateExtraArgs" -}}
+{{- $owned := include "azure-authenticator.ownedFlags" . | fromYaml }}
+{{- range $arg := .Values.extraArgs | default list }}
+{{- if hasPrefix "-" $arg }}
+{{- $name := first (splitList "=" (trimPrefix "-" (trimPrefix "-" $arg))) }}
+{{- if hasKey $owned $name }}
+{{- fail (printf "extraArgs entry %q sets --%s, which the chart sets itself: %s" $arg $name (get $owned $name)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
