@@ -74,6 +74,15 @@ envtest: ## Build (or reuse) kube-apiserver, etcd and kubectl for envtest; print
 helm: ## Build (or reuse) the helm CLI the chart tests use; prints its path.
 	@hack/build-helm.sh
 
+# The fast tier: packages whose tests need no API server, helm or built
+# image (the others: authn and controllers start envtest, test/ installs the
+# chart, hack/image reads bin/image).
+UNIT_PACKAGES = $(shell go list ./... | grep -v -E '/authn$$|/controllers$$|/test/|/hack/image$$')
+
+.PHONY: test-unit
+test-unit: ## Run the fast tier (no API server, no KUBEBUILDER_ASSETS) under the race detector.
+	env -u KUBEBUILDER_ASSETS go test -race -count=1 $(UNIT_PACKAGES)
+
 .PHONY: test
 test: verify-generated vet envtest helm image ## Run every test against a real kube-apiserver + etcd (chart tests with helm, image tests on bin/image).
 	hack/test.sh

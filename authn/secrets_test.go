@@ -30,10 +30,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
 	"github.com/azure-authenticator/azure-authenticator/authn/signingkeys"
-	"github.com/azure-authenticator/azure-authenticator/internal/fakeclock"
 )
 
 func clientset(t *testing.T) kubernetes.Interface {
@@ -51,7 +52,7 @@ func clientset(t *testing.T) kubernetes.Interface {
 func TestSigningKeyRotationPublishesBeforeSigningAndRetiresLate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := fakeclock.New(time.Now())
+	c := clocktesting.NewFakeClock(time.Now())
 	name := fmt.Sprintf("rotation-%d", seq.Add(1))
 	store := &signingkeys.Store{Client: clientset(t), Namespace: "default", Name: name, Now: c.Now, Log: logr.Discard(),
 		Propagation: 2 * time.Minute, RotateAfter: 24 * time.Hour, Retain: 70 * time.Minute}
@@ -67,7 +68,7 @@ func TestSigningKeyRotationPublishesBeforeSigningAndRetiresLate(t *testing.T) {
 	})
 	first := store.Ring().Signer(c.Now())
 
-	c.Advance(25 * time.Hour)
+	c.Step(25 * time.Hour)
 	if err := store.RotateOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -83,16 +84,16 @@ func TestSigningKeyRotationPublishesBeforeSigningAndRetiresLate(t *testing.T) {
 	if got := store.Ring().Signer(c.Now()); got.ID != first.ID {
 		t.Fatal("the new key signs before its propagation interval has passed")
 	}
-	c.Advance(2 * time.Minute)
+	c.Step(2 * time.Minute)
 	if got := store.Ring().Signer(c.Now()); got.ID != second.ID {
 		t.Fatal("the new key does not sign after its propagation interval")
 	}
-	c.Advance(69 * time.Minute)
+	c.Step(69 * time.Minute)
 	_ = store.RotateOnce(ctx)
 	if _, ok := store.Ring().Verifiers()[first.ID]; !ok {
 		t.Fatal("the retired key was dropped before Retain")
 	}
-	c.Advance(2 * time.Minute)
+	c.Step(2 * time.Minute)
 	if err := store.RotateOnce(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -43,10 +43,11 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/authn/failure"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
-	"github.com/azure-authenticator/azure-authenticator/internal/fakeclock"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 )
 
@@ -305,7 +306,7 @@ func authenticatorFor(providers ...policy.Provider) *policy.Authenticator {
 // testRig is a verifier over one fake provider on a fake clock.
 type testRig struct {
 	idp   *fakeIdP
-	clock *fakeclock.Clock
+	clock *clocktesting.FakeClock
 	ks    *KeySets
 	v     *Verifier
 	auth  *policy.Authenticator
@@ -313,7 +314,7 @@ type testRig struct {
 
 func newRig(t *testing.T, opts Options, keys ...testKey) *testRig {
 	idp := newFakeIdP(t, keys...)
-	clock := fakeclock.New(time.Unix(1800000000, 0))
+	clock := clocktesting.NewFakeClock(time.Unix(1800000000, 0))
 	opts.DialContext = loopback.DialContext
 	opts.Now = clock.Now
 	ks := NewKeySets(opts)

@@ -65,7 +65,7 @@ func TestCancelledCallerStopsWaitingButTheFetchGoesOn(t *testing.T) {
 	}
 	r.idp.publish(old, rotated)
 	r.idp.hold()
-	r.clock.Advance(time.Minute) // past the forced-refresh floor
+	r.clock.Step(time.Minute) // past the forced-refresh floor
 
 	rec := newWaitRecorder(1)
 	ctx, cancel := context.WithCancel(rec.ctx(context.Background()))
@@ -86,7 +86,7 @@ func TestCancelledCallerStopsWaitingButTheFetchGoesOn(t *testing.T) {
 	}
 
 	fetch := r.inflight(t) // still running, on its own context
-	r.clock.Advance(10 * time.Minute)
+	r.clock.Step(10 * time.Minute)
 	if due := r.ks.refreshDue(); len(due) != 1 || due[0] != fetch {
 		t.Fatalf("the background refresh did not join the fetch in flight: %v", due)
 	}
@@ -119,7 +119,7 @@ func TestEndedCallerStartsNoFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.idp.publish(old, rotated)
-	r.clock.Advance(time.Minute)
+	r.clock.Step(time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	token := r.idp.sign(rotated, r.clock.Now())
@@ -144,7 +144,7 @@ func TestConcurrentCallersJoinTheOneFetchInFlight(t *testing.T) {
 	}
 	r.idp.publish(old, rotated)
 	r.idp.hold()
-	r.clock.Advance(time.Minute)
+	r.clock.Step(time.Minute)
 	const callers = 8
 	rec := newWaitRecorder(callers)
 	token := r.idp.sign(rotated, r.clock.Now())

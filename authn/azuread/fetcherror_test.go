@@ -57,7 +57,7 @@ func TestFetchFailuresAnswerConjurCodes(t *testing.T) {
 				if err := r.set(t).refreshNow(context.Background()); err != nil {
 					t.Fatal(err)
 				}
-				r.clock.Advance(time.Minute) // past the forced-refresh floor
+				r.clock.Step(time.Minute) // past the forced-refresh floor
 				kid = unknown
 			}
 			tc.break_(r)
@@ -98,7 +98,7 @@ func TestProviderWithoutKeysAnswersItsLastFailure(t *testing.T) {
 	}
 	r.idp.release()
 	r.idp.set(func(f *fakeIdP) { f.status = 503 })
-	r.clock.Advance(30 * time.Second)
+	r.clock.Step(30 * time.Second)
 	if _, err := r.v.Verify(context.Background(), r.auth, token); codeOf(err) != failure.ProviderDiscoveryFailed {
 		t.Fatalf("after a 503: got %v, want CONJ00011E", err)
 	}

@@ -22,16 +22,17 @@ import (
 	"testing"
 	"time"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/authn/policy"
-	"github.com/azure-authenticator/azure-authenticator/internal/fakeclock"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 )
 
 func TestRetiredKeyIsDroppedOnlyAfterTwoFetchesApart(t *testing.T) {
 	azure := azuretest.NewServer()
 	defer azure.Close()
-	clock := fakeclock.New(time.Unix(1800000000, 0))
+	clock := clocktesting.NewFakeClock(time.Unix(1800000000, 0))
 	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	p := policy.Provider{Issuer: azure.IssuerV1(tenant), TenantID: tenant, CABundle: azure.CAPEM()}
 	ks := NewKeySets(Options{DialContext: loopback.DialContext, Now: clock.Now, DropAfter: 3 * time.Minute})
@@ -47,19 +48,19 @@ func TestRetiredKeyIsDroppedOnlyAfterTwoFetchesApart(t *testing.T) {
 	azure.RotateKeys()
 	azure.RetireKey(old) // an emergency rollover: the old key vanishes at once
 
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	if err := set.refreshNow(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, ok, _ := set.lookup(old); !ok {
 		t.Fatal("one fetch without the key dropped it; a flapping response must not")
 	}
-	clock.Advance(time.Minute) // 1m after the first miss: not yet
+	clock.Step(time.Minute) // 1m after the first miss: not yet
 	_ = set.refreshNow(ctx)
 	if _, _, ok, _ := set.lookup(old); !ok {
 		t.Fatal("dropped before DropAfter had passed since the first miss")
 	}
-	clock.Advance(2 * time.Minute) // 3m after the first miss
+	clock.Step(2 * time.Minute) // 3m after the first miss
 	_ = set.refreshNow(ctx)
 	if _, _, ok, _ := set.lookup(old); ok {
 		t.Fatal("still cached after two fetches DropAfter apart lacked it")
@@ -72,7 +73,7 @@ func TestRetiredKeyIsDroppedOnlyAfterTwoFetchesApart(t *testing.T) {
 func TestKeyThatReappearsIsNotDropped(t *testing.T) {
 	azure := azuretest.NewServer()
 	defer azure.Close()
-	clock := fakeclock.New(time.Unix(1800000000, 0))
+	clock := clocktesting.NewFakeClock(time.Unix(1800000000, 0))
 	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	p := policy.Provider{Issuer: azure.IssuerV1(tenant), TenantID: tenant, CABundle: azure.CAPEM()}
 	ks := NewKeySets(Options{DialContext: loopback.DialContext, Now: clock.Now})
@@ -82,14 +83,14 @@ func TestKeyThatReappearsIsNotDropped(t *testing.T) {
 	_ = set.refreshNow(ctx)
 	azure.RotateKeys()
 	azure.RetireKey(old.ID)
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	_ = set.refreshNow(ctx) // missing once
 	// It comes back (a flapping response), then goes again later.
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	set.mu.Lock()
 	set.merge(mapOf(set, old.ID), clock.Now()) // seen again
 	set.mu.Unlock()
-	clock.Advance(10 * time.Minute)
+	clock.Step(10 * time.Minute)
 	_ = set.refreshNow(ctx) // missing again: the clock restarts
 	if _, _, ok, _ := set.lookup(old.ID); !ok {
 		t.Fatal("a key seen again was dropped on its next absence")

@@ -48,7 +48,7 @@ func TestWithdrawnKeyIsRefusedWithinEightMinutes(t *testing.T) {
 	var refusedAfter time.Duration
 	var fetches int64
 	for elapsed := time.Duration(0); elapsed <= 10*time.Minute; elapsed += 10 * time.Second {
-		r.clock.Advance(10 * time.Second)
+		r.clock.Step(10 * time.Second)
 		r.tick()
 		fetches = r.idp.discovery.Load()
 		_, err := r.v.Verify(context.Background(), r.auth, token)
@@ -81,11 +81,11 @@ func TestConfirmingFetchDoesNotHammerAFailingProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.idp.publish(kept)
-	r.clock.Advance(5 * time.Minute)
+	r.clock.Step(5 * time.Minute)
 	r.ks.Sync([]policy.Provider{r.idp.provider()})
 	r.tick() // sees the key missing
 	r.idp.set(func(f *fakeIdP) { f.status = 503 })
-	r.clock.Advance(3 * time.Minute)
+	r.clock.Step(3 * time.Minute)
 	r.tick() // the confirming fetch fails
 	if s.lastError() == nil {
 		t.Fatal("the provider was down, yet the fetch succeeded")
@@ -93,11 +93,11 @@ func TestConfirmingFetchDoesNotHammerAFailingProvider(t *testing.T) {
 	if _, _, found, _ := s.lookup(withdrawn.id); !found {
 		t.Fatal("a failed fetch dropped a key")
 	}
-	r.clock.Advance(time.Second)
+	r.clock.Step(time.Second)
 	if s.due(r.clock.Now()) {
 		t.Fatal("due again one second after a failed confirming fetch")
 	}
-	r.clock.Advance(29 * time.Second)
+	r.clock.Step(29 * time.Second)
 	if !s.due(r.clock.Now()) {
 		t.Fatal("not due after the retry interval")
 	}
@@ -132,14 +132,14 @@ func TestConditionalGETsReuseTheCachedDocuments(t *testing.T) {
 	}
 
 	r.idp.publish(kept) // the JWKS changes: 200 with a new ETag
-	r.clock.Advance(time.Minute)
+	r.clock.Step(time.Minute)
 	if err := s.refreshNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, found, _ := s.lookup(withdrawn.id); !found {
 		t.Fatal("dropped on its first absence")
 	}
-	r.clock.Advance(3 * time.Minute)
+	r.clock.Step(3 * time.Minute)
 	before := r.idp.notModified.Load()
 	if err := s.refreshNow(context.Background()); err != nil {
 		t.Fatal(err)

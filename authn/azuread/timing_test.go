@@ -137,7 +137,7 @@ func TestEveryRejectionPaysExactlyOneVerification(t *testing.T) {
 		}, code: failure.TokenDecodeFailed},
 		{name: "signature not base64url", token: func() string { return parts[0] + "." + parts[1] + ".***" }, code: failure.TokenDecodeFailed},
 		{name: "caller gone", ctx: cancelled, token: func() string {
-			r.clock.Advance(time.Minute)
+			r.clock.Step(time.Minute)
 			return hdr(map[string]any{"kid": "gone"}) + "." + parts[1] + "." + sig
 		}},
 		// Past the signature check: one real verification, nothing more.

@@ -47,8 +47,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
-	"github.com/azure-authenticator/azure-authenticator/internal/fakeclock"
 )
 
 const (
@@ -57,7 +58,7 @@ const (
 	day     = 24 * time.Hour
 )
 
-func newSource(cs *fake.Clientset, clock *fakeclock.Clock, sans ...string) *servingcert.Source {
+func newSource(cs *fake.Clientset, clock *clocktesting.FakeClock, sans ...string) *servingcert.Source {
 	return &servingcert.Source{Client: cs, Namespace: ns, Name: secName, SANs: sans, Now: clock.Now, Log: logr.Discard()}
 }
 
@@ -214,7 +215,7 @@ func TestCAIsConfinedToExactlyTheConfiguredNames(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.sans, ","), func(t *testing.T) {
 			cs := fake.NewClientset()
-			clock := fakeclock.New(time.Now())
+			clock := clocktesting.NewFakeClock(time.Now())
 			s := newSource(cs, clock, tc.sans...)
 			mustSync(t, s)
 			sec := getSecret(t, cs)
@@ -311,7 +312,7 @@ func TestLeakedCAKeyCannotMintForOtherNames(t *testing.T) {
 		t.Run(strings.Join(tc.sans, ","), func(t *testing.T) {
 			cs := fake.NewClientset()
 			now := time.Now()
-			s := newSource(cs, fakeclock.New(now), tc.sans...)
+			s := newSource(cs, clocktesting.NewFakeClock(now), tc.sans...)
 			mustSync(t, s)
 			sec := getSecret(t, cs)
 			ca := parseCerts(t, sec.Data["ca.crt"])[0]
@@ -486,7 +487,7 @@ func TestOldStyleSecretIsReplaced(t *testing.T) {
 			cs := fake.NewClientset(&corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Name: secName, Namespace: ns}, Type: corev1.SecretTypeTLS, Data: data,
 			})
-			s := newSource(cs, fakeclock.New(now), sans...)
+			s := newSource(cs, clocktesting.NewFakeClock(now), sans...)
 			mustSync(t, s)
 			sec := getSecret(t, cs)
 			oldCert, _ := tls.X509KeyPair(data["tls.crt"], data["tls.key"])
@@ -519,7 +520,7 @@ func TestOldStyleSecretIsReplaced(t *testing.T) {
 func TestLeafRenewalKeepsTheCA(t *testing.T) {
 	cs := fake.NewClientset()
 	start := time.Now()
-	clock := fakeclock.New(start)
+	clock := clocktesting.NewFakeClock(start)
 	a := newSource(cs, clock, "localhost", "127.0.0.1")
 	b := newSource(cs, clock, "127.0.0.1", "localhost") // another replica
 	mustSync(t, a)
@@ -531,13 +532,13 @@ func TestLeafRenewalKeepsTheCA(t *testing.T) {
 	}
 	clientPool := pool(t, caPEM) // as a client fetched it on day 0
 
-	clock.Advance(59 * day) // outside the renewal window: nothing changes
+	clock.Step(59 * day) // outside the renewal window: nothing changes
 	mustSync(t, a)
 	if !bytes.Equal(servedLeaf(t, a).Raw, first.Raw) {
 		t.Fatal("renewed 31 days before expiry")
 	}
 
-	clock.Advance(2 * day) // 29 days left
+	clock.Step(2 * day) // 29 days left
 	mustSync(t, a)
 	renewed := servedLeaf(t, a)
 	if bytes.Equal(renewed.Raw, first.Raw) {
@@ -564,7 +565,7 @@ func TestLeafRenewalKeepsTheCA(t *testing.T) {
 // a client pinning the old CA then rejects the new leaf.
 func TestCAReplacedOnNameChangeAndNearExpiry(t *testing.T) {
 	cs := fake.NewClientset()
-	clock := fakeclock.New(time.Now())
+	clock := clocktesting.NewFakeClock(time.Now())
 	mustSync(t, newSource(cs, clock, "localhost", "127.0.0.1"))
 	oldCA := getSecret(t, cs).Data["ca.crt"]
 
@@ -598,7 +599,7 @@ func TestCAReplacedOnNameChangeAndNearExpiry(t *testing.T) {
 	// 100 days before the CA expires: kept (the leaf is renewed on its own
 	// schedule); 89 days before: replaced.
 	caPEM := c.CAPEM()
-	clock.Advance(ca.NotAfter.Sub(clock.Now()) - 100*day)
+	clock.Step(ca.NotAfter.Sub(clock.Now()) - 100*day)
 	mustSync(t, c)
 	if !bytes.Equal(c.CAPEM(), caPEM) {
 		t.Fatal("CA replaced 100 days before expiry")
@@ -606,7 +607,7 @@ func TestCAReplacedOnNameChangeAndNearExpiry(t *testing.T) {
 	if l := servedLeaf(t, c); l.NotAfter.After(ca.NotAfter) {
 		t.Fatal("a leaf outlives its CA")
 	}
-	clock.Advance(11 * day)
+	clock.Step(11 * day)
 	mustSync(t, c)
 	if bytes.Equal(c.CAPEM(), caPEM) {
 		t.Fatal("CA kept 89 days before expiry")
@@ -617,7 +618,7 @@ func TestCAReplacedOnNameChangeAndNearExpiry(t *testing.T) {
 // also after a leaf renewal, and never with another deployment's CA.
 func TestTLSHandshakeTrustingOnlyCACrt(t *testing.T) {
 	cs := fake.NewClientset()
-	clock := fakeclock.New(time.Now())
+	clock := clocktesting.NewFakeClock(time.Now())
 	s := newSource(cs, clock, "127.0.0.1", "localhost")
 	mustSync(t, s)
 
@@ -674,7 +675,7 @@ func TestTLSHandshakeTrustingOnlyCACrt(t *testing.T) {
 		t.Fatal("a client trusting nothing completed the handshake")
 	}
 
-	clock.Advance(61 * day)
+	clock.Step(61 * day)
 	mustSync(t, s)
 	st, err = get(pool(t, caCrt))
 	if err != nil {
@@ -687,7 +688,7 @@ func TestTLSHandshakeTrustingOnlyCACrt(t *testing.T) {
 
 // Replicas racing to create the Secret all serve the winner's certificate.
 func TestCreateRaceServesTheWinner(t *testing.T) {
-	clock := fakeclock.New(time.Now())
+	clock := clocktesting.NewFakeClock(time.Now())
 	winnerCS := fake.NewClientset()
 	winner := newSource(winnerCS, clock, "localhost", "127.0.0.1")
 	mustSync(t, winner)
@@ -776,10 +777,10 @@ func caWrites(cs *fake.Clientset) *int {
 func TestRolloutOfNewNamesWinsOnceWithoutALoop(t *testing.T) {
 	cs := fake.NewClientset()
 	writes := caWrites(cs)
-	clock := fakeclock.New(time.Now())
+	clock := clocktesting.NewFakeClock(time.Now())
 	old := newSource(cs, clock, "authn.old.example")
 	mustSync(t, old)
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	updated := newSource(cs, clock, "authn.new.example", "10.0.0.7")
 	mustSync(t, updated)
 	if *writes != 2 {
@@ -790,7 +791,7 @@ func TestRolloutOfNewNamesWinsOnceWithoutALoop(t *testing.T) {
 	}
 
 	for range 60 {
-		clock.Advance(time.Minute)
+		clock.Step(time.Minute)
 		mustSync(t, old)
 		mustSync(t, updated)
 	}
@@ -805,7 +806,7 @@ func TestRolloutOfNewNamesWinsOnceWithoutALoop(t *testing.T) {
 	}
 
 	// A replica with the new names started later agrees.
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	late := newSource(cs, clock, "10.0.0.7", "AUTHN.new.example")
 	mustSync(t, late)
 	if *writes != 2 || !bytes.Equal(late.CAPEM(), updated.CAPEM()) {
@@ -819,14 +820,14 @@ func TestRolloutOfNewNamesWinsOnceWithoutALoop(t *testing.T) {
 func TestExpiredClaimIsTakenOverOnce(t *testing.T) {
 	cs := fake.NewClientset()
 	writes := caWrites(cs)
-	clock := fakeclock.New(time.Now())
+	clock := clocktesting.NewFakeClock(time.Now())
 	updated := newSource(cs, clock, "authn.new.example")
 	mustSync(t, updated)
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	restartedOld := newSource(cs, clock, "authn.old.example")
 	mustSync(t, restartedOld) // the newer claim takes the Secret
 	for range 60 {
-		clock.Advance(time.Minute)
+		clock.Step(time.Minute)
 		mustSync(t, updated)
 		mustSync(t, restartedOld)
 	}
@@ -839,7 +840,7 @@ func TestExpiredClaimIsTakenOverOnce(t *testing.T) {
 
 	// The restarted old replica is gone: its claim expires.
 	for range servingcert.DefaultClaimExpiry / time.Minute {
-		clock.Advance(time.Minute)
+		clock.Step(time.Minute)
 		mustSync(t, updated)
 	}
 	if *writes != 3 {
@@ -850,7 +851,7 @@ func TestExpiredClaimIsTakenOverOnce(t *testing.T) {
 	}
 	// Were it to come back, the old replica's claim is now the older one.
 	for range 30 {
-		clock.Advance(time.Minute)
+		clock.Step(time.Minute)
 		mustSync(t, restartedOld)
 		mustSync(t, updated)
 	}
@@ -863,7 +864,7 @@ func TestExpiredClaimIsTakenOverOnce(t *testing.T) {
 // annotation) is not believed: it would never expire.
 func TestClaimFromTheFutureIsTakenOver(t *testing.T) {
 	cs := fake.NewClientset()
-	clock := fakeclock.New(time.Now())
+	clock := clocktesting.NewFakeClock(time.Now())
 	mustSync(t, newSource(cs, clock, "authn.other.example"))
 	sec := getSecret(t, cs)
 	future := clock.Now().Add(365 * day).UTC().Format(time.RFC3339Nano)
@@ -883,7 +884,7 @@ func TestClaimFromTheFutureIsTakenOver(t *testing.T) {
 // no access to the Secret and its private keys; it follows a CA change.
 func TestCAIsPublishedToItsConfigMap(t *testing.T) {
 	cs := fake.NewClientset()
-	clock := fakeclock.New(time.Now())
+	clock := clocktesting.NewFakeClock(time.Now())
 	s := newSource(cs, clock, "authn.example.internal")
 	s.CAConfigMap = "authn-ca"
 	err := s.Sync(context.Background())
@@ -918,8 +919,8 @@ func TestCAIsPublishedToItsConfigMap(t *testing.T) {
 // served: clients would refuse it.
 func TestLeafNotValidYetIsReissued(t *testing.T) {
 	cs := fake.NewClientset()
-	clock := fakeclock.New(time.Now())
-	ahead := fakeclock.New(clock.Now().Add(3 * time.Hour))
+	clock := clocktesting.NewFakeClock(time.Now())
+	ahead := clocktesting.NewFakeClock(clock.Now().Add(3 * time.Hour))
 	mustSync(t, newSource(cs, ahead, "authn.example.internal"))
 	s := newSource(cs, clock, "authn.example.internal")
 	mustSync(t, s)
