@@ -273,7 +273,7 @@ func TestANamespaceWhoseSecretsCannotBeListedGets503ForThoseOnly(t *testing.T) {
 		if got, _ := secretsServableOf(t, nsA, "app"); got != "True/"+authnv1alpha1.ReasonNamespaceServed {
 			return fmt.Errorf("%s/app SecretsServable = %s", nsA, got)
 		}
-		if got, msg := secretsServableOf(t, nsB, "app"); got != "False/"+controllers.ReasonSecretsUnavailable || !strings.Contains(msg, "forbidden") {
+		if got, msg := secretsServableOf(t, nsB, "app"); got != "False/"+authnv1alpha1.ReasonSecretsUnavailable || !strings.Contains(msg, "forbidden") {
 			return fmt.Errorf("%s/app SecretsServable = %s %q", nsB, got, msg)
 		}
 		return nil

@@ -86,14 +86,6 @@ type SecretsHealth interface {
 	OnChange(fn func(namespace string)) (cancel func())
 }
 
-// ReasonSecretsUnavailable: the host's namespace is served, but the manager
-// cannot list its Secrets now (a missing Role, an API error); secret
-// requests from the namespace get 503 until it can.
-//
-// It belongs with the other reasons in api/v1alpha1; it is here until it
-// moves there.
-const ReasonSecretsUnavailable = "SecretsUnavailable"
-
 // Each verb is needed; test/install shows it against the chart's RBAC,
 // which these markers mirror for config/rbac.
 // +kubebuilder:rbac:groups=authn.dap.io,resources=azurehosts,verbs=list;watch
@@ -216,7 +208,7 @@ func (r *AzureHostReconciler) secretsServableCondition(host *authnv1alpha1.Azure
 	case !known:
 		return c, false
 	case !servable:
-		c.Status, c.Reason = metav1.ConditionFalse, ReasonSecretsUnavailable
+		c.Status, c.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonSecretsUnavailable
 		c.Message = truncate("The manager cannot serve the exposed Secrets of this namespace now (" + reason + "): " +
 			"this host can authenticate, but its secret requests get 503 until the manager may get, list and watch Secrets in this namespace again")
 	}

@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/controllers"
 )
 
 func secretsServableIs(want, inMessage string) func(*authnv1alpha1.AzureHost) error {
@@ -53,7 +52,7 @@ func TestHostStatusFollowsSecretHealthChanges(t *testing.T) {
 
 	secretsHealth.Set(ns, true, "cannot list Secrets: forbidden")
 	t.Cleanup(func() { secretsHealth.Set(ns, true, "") })
-	h := hostStatus(t, ns, "app", secretsServableIs("False/"+controllers.ReasonSecretsUnavailable, "cannot list Secrets: forbidden"))
+	h := hostStatus(t, ns, "app", secretsServableIs("False/"+authnv1alpha1.ReasonSecretsUnavailable, "cannot list Secrets: forbidden"))
 	if got := readyOf(h.Status.Conditions); got != "False/"+authnv1alpha1.ReasonNoAuthenticator {
 		t.Errorf("Ready = %s: Secret health must not change it", got)
 	}

@@ -138,7 +138,7 @@ func TestSecretsServableFollowsTheNamespacesSecretHealth(t *testing.T) {
 
 	health.Set("payments", true, "cannot list Secrets: forbidden")
 	c, ok := r.secretsServableCondition(host)
-	if !ok || c.Status != metav1.ConditionFalse || c.Reason != ReasonSecretsUnavailable || c.ObservedGeneration != 3 ||
+	if !ok || c.Status != metav1.ConditionFalse || c.Reason != authnv1alpha1.ReasonSecretsUnavailable || c.ObservedGeneration != 3 ||
 		!strings.Contains(c.Message, "cannot list Secrets: forbidden") || !strings.Contains(c.Message, "503") {
 		t.Fatalf("namespace whose Secrets cannot be listed: %+v (set %v)", c, ok)
 	}
@@ -191,11 +191,11 @@ func TestReconcileWritesSecretsServableFromHealth(t *testing.T) {
 		t.Fatalf("first list loading, no condition yet: want none, got %+v", got)
 	}
 	health.Set("payments", true, "cannot list Secrets: forbidden")
-	if got := condition(); got == nil || got.Status != metav1.ConditionFalse || got.Reason != ReasonSecretsUnavailable {
+	if got := condition(); got == nil || got.Status != metav1.ConditionFalse || got.Reason != authnv1alpha1.ReasonSecretsUnavailable {
 		t.Fatalf("cannot list: %+v", got)
 	}
 	health.Set("payments", false, "not synced yet")
-	if got := condition(); got == nil || got.Reason != ReasonSecretsUnavailable {
+	if got := condition(); got == nil || got.Reason != authnv1alpha1.ReasonSecretsUnavailable {
 		t.Fatalf("loading again: the last condition must stay, got %+v", got)
 	}
 	health.Set("payments", true, "")

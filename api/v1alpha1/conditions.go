@@ -57,6 +57,10 @@ const (
 	ReasonNamespaceServed = "NamespaceServed"
 	// ReasonNamespaceNotServed: the host's namespace is outside --secret-namespaces.
 	ReasonNamespaceNotServed = "NamespaceNotServed"
+	// ReasonSecretsUnavailable: the host's namespace is served, but the
+	// manager cannot list its Secrets now (a missing Role, an API error);
+	// secret requests from the namespace get 503 until it can.
+	ReasonSecretsUnavailable = "SecretsUnavailable"
 )
 
 // Labels and annotations read by the controller.
