@@ -18,9 +18,7 @@ package install
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -32,12 +30,10 @@ import (
 	"time"
 
 	"github.com/cyberark/conjur-api-go/conjurapi"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 
@@ -173,36 +169,13 @@ func setLoadBalancerIP(t *testing.T, ns, name, ip string) {
 // metrics-reader ClusterRole; without a token it is refused.
 func scrapeMetricsWithToken(t *testing.T, m *manager) {
 	t.Helper()
-	ctx := context.Background()
-	_, _ = env.Kubectl(ctx, "create", "namespace", "monitoring")
-	_, _ = env.Kubectl(ctx, "create", "serviceaccount", "prometheus", "-n", "monitoring")
-	_, _ = env.Kubectl(ctx, "create", "clusterrolebinding", "prometheus-metrics", "--clusterrole="+release+"-metrics-reader", "--serviceaccount=monitoring:prometheus")
-	tr, err := clientset.CoreV1().ServiceAccounts("monitoring").CreateToken(ctx, "prometheus", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	createNamespace(t, "monitoring", nil)
+	token, err := scraperToken("monitoring", "prometheus", release+"-metrics-reader")
 	if err != nil {
-		t.Fatalf("requesting a token for monitoring/prometheus: %v", err)
-	}
-	scrape := func(token string) (int, string, error) {
-		req, err := http.NewRequest(http.MethodGet, m.metricsURL, nil)
-		if err != nil {
-			return 0, "", err
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		t := loopback.Transport()
-		// controller-runtime serves metrics with its own self-signed
-		// certificate; the ServiceMonitor says the same.
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // see above
-		resp, err := (&http.Client{Transport: t, Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer func() { _ = resp.Body.Close() }()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body), nil
+		t.Fatal(err)
 	}
 	testenv.EventuallyWithin(t, 30*time.Second, "metrics scraped with the reader's token", func() error {
-		code, body, err := scrape(tr.Status.Token)
+		code, body, err := m.scrape(token)
 		if err != nil {
 			return err
 		}
@@ -211,7 +184,7 @@ func scrapeMetricsWithToken(t *testing.T, m *manager) {
 		}
 		return nil
 	})
-	if code, _, err := scrape(""); err != nil || code == http.StatusOK {
+	if code, _, err := m.scrape(""); err != nil || code == http.StatusOK {
 		t.Fatalf("metrics without a token: %d %v", code, err)
 	}
 }

@@ -47,6 +47,11 @@ import (
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -413,13 +418,67 @@ func machineToken(machine string) (string, error) {
 // be Ready, as the README tells users to.
 func applySamples(t *testing.T) {
 	t.Helper()
+	applySamplesAtEmulator(t)
+	kubectl(t, "wait", "--for=condition=Ready", "azureauthenticator/"+service, "--timeout=90s")
+	kubectl(t, "wait", "--for=condition=Ready", "azurehosts", "--all", "-n", "payments", "--timeout=90s")
+}
+
+// applySamplesAtEmulator applies config/samples and points the sample
+// AzureAuthenticator at the emulated Entra ID (its issuer and CA bundle).
+func applySamplesAtEmulator(t *testing.T) {
+	t.Helper()
 	kubectl(t, "apply", "-f", filepath.Join(testenv.RepoRoot(), "config", "samples"))
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"providers": []map[string]string{
 		{"uri": emu.Entra.IssuerV1(tenant), "caBundle": string(emu.Entra.CAPEM())},
 	}}})
 	kubectl(t, "patch", "azureauthenticator", service, "--type=merge", "-p", string(patch))
-	kubectl(t, "wait", "--for=condition=Ready", "azureauthenticator/"+service, "--timeout=90s")
-	kubectl(t, "wait", "--for=condition=Ready", "azurehosts", "--all", "-n", "payments", "--timeout=90s")
+}
+
+// scraperToken is a token of ServiceAccount ns/name, bound (cluster-wide)
+// to readerRole, the release's metrics-reader ClusterRole: what Prometheus
+// presents.
+func scraperToken(ns, name, readerRole string) (string, error) {
+	ctx := context.Background()
+	_, err := clientset.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", err
+	}
+	_, err = clientset.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-" + name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: readerRole},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}},
+	}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", err
+	}
+	tr, err := clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("requesting a token for %s/%s: %w", ns, name, err)
+	}
+	return tr.Status.Token, nil
+}
+
+// scrape GETs the manager's metrics endpoint with token as bearer (none
+// when empty).
+func (m *manager) scrape(token string) (code int, body string, err error) {
+	req, err := http.NewRequest(http.MethodGet, m.metricsURL, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	tr := loopback.Transport()
+	// controller-runtime serves metrics with its own self-signed
+	// certificate; the chart's ServiceMonitor skips verification too.
+	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // see above
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
 }
 
 func tail(s string, lines int) string {

@@ -18,9 +18,7 @@ package install
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,10 +31,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -45,7 +41,6 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
-	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 
@@ -262,35 +257,16 @@ func (j *job) authenticateAndRead(m *manager) error {
 // scrape reads /metrics with a token of a ServiceAccount bound to the
 // release's metrics-reader ClusterRole.
 func (j *job) scrape(m *manager) error {
-	ctx := context.Background()
-	name := j.fullname + "-scraper"
-	_, err := clientset.CoreV1().ServiceAccounts(j.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	_, err = clientset.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: j.fullname + "-metrics-reader"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: j.ns}},
-	}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	tr, err := clientset.CoreV1().ServiceAccounts(j.ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	token, err := scraperToken(j.ns, j.fullname+"-scraper", j.fullname+"-metrics-reader")
 	if err != nil {
 		return err
 	}
-	req, _ := http.NewRequest(http.MethodGet, m.metricsURL, nil)
-	req.Header.Set("Authorization", "Bearer "+tr.Status.Token)
-	tp := loopback.Transport()
-	tp.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // controller-runtime's self-signed metrics certificate
-	resp, err := (&http.Client{Transport: tp, Timeout: 10 * time.Second}).Do(req)
+	code, _, err := m.scrape(token)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("metrics answered %d", resp.StatusCode)
+	if code != http.StatusOK {
+		return fmt.Errorf("metrics answered %d", code)
 	}
 	return nil
 }
@@ -406,11 +382,7 @@ func applySamplesOnce(t *testing.T) {
 	if _, err := env.Kubectl(context.Background(), "get", "azureauthenticator", service); err == nil {
 		return
 	}
-	kubectl(t, "apply", "-f", filepath.Join(testenv.RepoRoot(), "config", "samples"))
-	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"providers": []map[string]string{
-		{"uri": emu.Entra.IssuerV1(tenant), "caBundle": string(emu.Entra.CAPEM())},
-	}}})
-	kubectl(t, "patch", "azureauthenticator", service, "--type=merge", "-p", string(patch))
+	applySamplesAtEmulator(t)
 }
 
 // crClient is an admin client that knows our types.
