@@ -50,10 +50,10 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 	"github.com/azure-authenticator/azure-authenticator/controllers"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
 	"github.com/azure-authenticator/azure-authenticator/internal/managerns"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // version is stamped at build time (-ldflags "-X main.version=v1.2.3");

@@ -31,7 +31,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 )
 
 // Sources: a realistic token from each kind of Azure compute, matched at

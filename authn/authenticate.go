@@ -30,10 +30,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // authenticate implements POST /authn-azure/{service}/{account}/{login}/authenticate.

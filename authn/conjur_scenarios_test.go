@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 )
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

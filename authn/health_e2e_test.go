@@ -41,13 +41,13 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
-	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
 	"github.com/azure-authenticator/azure-authenticator/controllers"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 

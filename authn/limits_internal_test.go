@@ -36,9 +36,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 

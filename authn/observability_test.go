@@ -44,7 +44,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/helm"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )

@@ -20,8 +20,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // ProviderSync keeps the key sets equal to the providers of the indexed

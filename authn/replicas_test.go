@@ -42,10 +42,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/azure-authenticator/azure-authenticator/authn"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 	"github.com/azure-authenticator/azure-authenticator/controllers"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // startReplica starts a second manager with its own index and HTTPS

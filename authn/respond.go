@@ -21,7 +21,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
 )
 
 // GenericUnauthorizedBody is the one body of every 401: a caller without a

@@ -32,9 +32,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
 )
 
 // The real, unmodified Conjur Go SDK against the real server.

@@ -30,8 +30,8 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
 	"github.com/azure-authenticator/azure-authenticator/internal/feed"
+	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
 )
 
 // SecretFeeder keeps a secrets.Store equal to the exposed Secrets, on every

@@ -30,7 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
+	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
 )
 
 func secretIn(ns, name string, exposed bool) *corev1.Secret {

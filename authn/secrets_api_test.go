@@ -31,8 +31,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 

@@ -32,9 +32,9 @@ import (
 
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
-	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
-	"github.com/azure-authenticator/azure-authenticator/authn/signingkeys"
+	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/internal/servingcert"
+	"github.com/azure-authenticator/azure-authenticator/internal/signingkeys"
 )
 
 func clientset(t *testing.T) kubernetes.Interface {

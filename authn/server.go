@@ -47,11 +47,11 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
-	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
+	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
 )
 
 // Limits: every one explicit.

@@ -29,11 +29,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
-	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
-	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
-	"github.com/azure-authenticator/azure-authenticator/authn/signingkeys"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
+	"github.com/azure-authenticator/azure-authenticator/internal/servingcert"
+	"github.com/azure-authenticator/azure-authenticator/internal/signingkeys"
 )
 
 // Options assemble the authenticator inside a manager.

@@ -21,9 +21,9 @@ import (
 	"net/http"
 	"net/netip"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // Caller is a request's authenticated identity, from its access token.

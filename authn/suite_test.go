@@ -46,13 +46,13 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn"
-	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuread"
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
-	"github.com/azure-authenticator/azure-authenticator/authn/signingkeys"
 	"github.com/azure-authenticator/azure-authenticator/controllers"
+	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/signingkeys"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 

@@ -52,7 +52,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 var namespaceGVK = corev1.SchemeGroupVersion.WithKind("Namespace")
@@ -74,7 +74,7 @@ type AzureHostReconciler struct {
 }
 
 // SecretsHealth is this manager's view of whether it can serve each
-// namespace's exposed Secrets (authn/secrets.Store implements it). The
+// namespace's exposed Secrets (internal/secrets.Store implements it). The
 // leader's view is reported: every replica has the same permissions.
 type SecretsHealth interface {
 	// Servable reports whether the exposed Secrets of namespace are served

@@ -33,8 +33,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/armid"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/armid"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // The API server enforces these rules through the CRD's OpenAPI schema and

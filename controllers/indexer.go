@@ -29,8 +29,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 	"github.com/azure-authenticator/azure-authenticator/internal/feed"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // IndexFeeder keeps a policy.Index equal to the informer cache: every

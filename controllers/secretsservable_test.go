@@ -36,7 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/secrets"
+	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
 )
 
 // The Secret store is what main.go passes as SecretsHealth.

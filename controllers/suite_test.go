@@ -38,8 +38,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
 	"github.com/azure-authenticator/azure-authenticator/controllers"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 

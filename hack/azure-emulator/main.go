@@ -36,7 +36,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 )
 
 func main() {

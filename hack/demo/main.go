@@ -51,10 +51,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/helm"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/servingcert"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 

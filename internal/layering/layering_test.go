@@ -78,16 +78,16 @@ func under(p string, prefixes ...string) bool {
 
 // The import rules, one direction each:
 //
-//	api  <-  domain (authn/policy, armid, failure, secrets, accesstoken)
+//	api  <-  domain (internal/policy, armid, failure, secrets, accesstoken)
 //	     <-  controllers (compile the index; never the HTTP side)
 //	     <-  authn and its runnables (serve from the index; never controllers)
 //	     <-  main
 //
-// Test fixtures (internal/testenv, internal/helm, authn/azuretest) are for
+// Test fixtures (internal/testenv, internal/helm, internal/azuretest) are for
 // tests, hack/ and test/ only; production code never imports hack/ or test/.
 func TestImportsPointOneWay(t *testing.T) {
-	domain := []string{"authn/policy", "authn/armid", "authn/failure", "authn/secrets", "authn/accesstoken"}
-	fixtures := []string{"internal/testenv", "internal/helm", "authn/azuretest"}
+	domain := []string{"internal/policy", "internal/armid", "internal/failure", "internal/secrets", "internal/accesstoken"}
+	fixtures := []string{"internal/testenv", "internal/helm", "internal/azuretest"}
 	rules := []struct {
 		name   string
 		from   func(string) bool

@@ -58,7 +58,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/helm"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"

@@ -40,7 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
+	"github.com/azure-authenticator/azure-authenticator/internal/servingcert"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 

@@ -41,7 +41,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	toolscache "k8s.io/client-go/tools/cache"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
 )
 
 // DataKey is the Secret key holding the keys.

@@ -23,7 +23,7 @@ import (
 	"errors"
 	"net"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
 )
 
 // FetchStage is the step of a key fetch that failed.

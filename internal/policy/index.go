@@ -37,7 +37,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/armid"
+	"github.com/azure-authenticator/azure-authenticator/internal/armid"
 )
 
 // HostID names an AzureHost: <namespace>/<name>. Its Conjur login is

@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // tick is one turn of Run: start what is due and let it finish.

@@ -29,9 +29,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // connectProxy is a minimal HTTPS (CONNECT) proxy on 127.0.0.1 that

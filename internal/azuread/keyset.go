@@ -51,7 +51,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-logr/logr"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // Options tune the key sets; zero values take the defaults in brackets.

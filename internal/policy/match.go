@@ -21,8 +21,8 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/armid"
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/armid"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
 )
 
 // Workload is what a verified Azure token and the connection say about

@@ -32,10 +32,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

@@ -45,10 +45,10 @@ import (
 
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // fakeIdP is a loopback OIDC provider with the knobs these tests need and

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
 )
 
 // A short real timeout for the cases where the provider never answers;

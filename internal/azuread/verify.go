@@ -35,9 +35,9 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/armid"
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/armid"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // MaxTokenBytes bounds the token text we look at.

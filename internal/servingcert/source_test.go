@@ -49,7 +49,7 @@ import (
 
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/servingcert"
+	"github.com/azure-authenticator/azure-authenticator/internal/servingcert"
 )
 
 const (

@@ -22,8 +22,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/armid"
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/armid"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
 )
 
 // The unknown client (an X-Forwarded-For naming no usable hop) is inside no

@@ -23,7 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
 )
 
 // The key-compromise procedure is `kubectl delete secret`: a finalizer

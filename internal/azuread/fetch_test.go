@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/failure"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // waitRecorder is a wait hook that counts calls and resumes, and signals

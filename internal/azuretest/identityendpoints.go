@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/armid"
+	"github.com/azure-authenticator/azure-authenticator/internal/armid"
 )
 
 // Compute is an emulated compute resource (a VM, scale set, container

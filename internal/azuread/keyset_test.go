@@ -24,9 +24,9 @@ import (
 
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/azure-authenticator/azure-authenticator/authn/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/authn/policy"
+	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 func TestRetiredKeyIsDroppedOnlyAfterTwoFetchesApart(t *testing.T) {
