@@ -74,10 +74,9 @@ envtest: ## Build (or reuse) kube-apiserver, etcd and kubectl for envtest; print
 helm: ## Build (or reuse) the helm CLI the chart tests use; prints its path.
 	@hack/build-helm.sh
 
-# The fast tier: packages whose tests need no API server, helm or built
-# image (the others: authn and controllers start envtest, test/ installs the
-# chart, hack/image reads bin/image).
-UNIT_PACKAGES = $(shell go list ./... | grep -v -E '/authn$$|/controllers$$|/test/|/hack/image$$')
+# The fast tier: every package but test/ (API-server suites, chart and
+# install tests) and hack/image (reads the built bin/image).
+UNIT_PACKAGES = $(shell go list ./... | grep -v -E '/test/|/hack/image$$')
 
 .PHONY: test-unit
 test-unit: ## Run the fast tier (no API server, no KUBEBUILDER_ASSETS) under the race detector.

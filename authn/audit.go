@@ -23,23 +23,17 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"k8s.io/utils/clock"
 )
 
-// Auditor writes one JSON line per attempt to its own stream, apart from
+// auditor writes one JSON line per attempt to its own stream, apart from
 // the operational log. It never receives a token, a signature or a secret
 // value: only the fields of AuditEvent.
-type Auditor struct {
-	mu  sync.Mutex
-	w   io.Writer
-	now func() time.Time
-}
-
-// NewAuditor writes to w.
-func NewAuditor(w io.Writer, now func() time.Time) *Auditor {
-	if now == nil {
-		now = time.Now
-	}
-	return &Auditor{w: w, now: now}
+type auditor struct {
+	mu    sync.Mutex
+	w     io.Writer
+	clock clock.PassiveClock
 }
 
 // AuditEvent is one audit line.
@@ -60,12 +54,9 @@ type AuditEvent struct {
 // maxAuditField bounds attacker-chosen text (path segments) in the log.
 const maxAuditField = 256
 
-// Record writes e with the current time.
-func (a *Auditor) Record(e AuditEvent) {
-	if a == nil {
-		return
-	}
-	e.Time = a.now().UTC().Format(time.RFC3339Nano)
+// record writes e with the current time.
+func (a *auditor) record(e AuditEvent) {
+	e.Time = a.clock.Now().UTC().Format(time.RFC3339Nano)
 	e.Service, e.Account, e.Host, e.Variable = clean(e.Service), clean(e.Account), clean(e.Host), clean(e.Variable)
 	e.Reason = clean(e.Reason)
 	line, err := json.Marshal(e)

@@ -27,9 +27,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/validation"
-
-	"github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
 	"github.com/azure-authenticator/azure-authenticator/internal/failure"
@@ -38,98 +35,74 @@ import (
 
 // authenticate implements POST /authn-azure/{service}/{account}/{login}/authenticate.
 //
-// Decision order, so that a caller without a valid matching token cannot
-// tell unknown services, accounts or hosts from forbidden ones:
+// One decision (policy.Index.Decide) is read for the whole request, so
+// every step sees the same authenticator, host and admission. Decision
+// order, so that a caller without a valid matching token cannot tell
+// unknown services, accounts or hosts from forbidden ones:
 //  0. parse the body (400, 413);
-//  1. resolve service and account; if unknown or disabled, do the same
+//  1. service and account: if unknown or disabled, do the same
 //     verification work against a dummy key and answer 401;
 //  2. verify the token with the keys of the authenticator's provider named
 //     by its iss;
-//  3. look up the host;
+//  3. the host named by the login;
 //  4. match the claims against it;
-//  5. only then check admission: 403 for a valid token that matches an
-//     existing host this authenticator does not admit.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, account, loginSeg string) {
-	start := s.cfg.Now()
-	ip := clientIP(r, s.cfg.TrustedProxies)
-	ev := AuditEvent{RequestID: requestIDOf(r.Context()), Operation: "authenticate", Service: service, Account: account, ClientIP: policy.AddrText(ip)}
-	login, loginErr := url.PathUnescape(loginSeg) // exactly once: host%2Fns%2Fname
-	if loginErr == nil {
-		ev.Host = login
-	}
-	knownService := false
-	fail := func(e *failure.Error) {
-		ev.Result, ev.Code, ev.Reason = "failure", string(e.Code), e.Detail()
-		s.cfg.Auditor.Record(ev)
-		label := "unknown"
-		if knownService {
-			label = service
-		}
-		authentications.WithLabelValues(label, "failure", string(e.Code)).Inc()
-		authenticationDuration.WithLabelValues("failure").Observe(time.Since(start).Seconds())
-		writeFailure(w, e, failure.Authenticate)
-	}
-	if e := s.decidable(); e != nil {
-		fail(e)
+//  5. only then admission: 403 for a valid token that matches an existing
+//     host this authenticator does not admit.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req request) {
+	ev := h.newEvent(r, req)
+	fail := func(f *failure.Error) { h.respond(w, ev, f, nil) }
+	if f := h.decidable(); f != nil {
+		fail(f)
 		return
 	}
 
 	// (0) The body: exactly one non-empty jwt field.
-	jwt, ferr := readJWT(r)
-	if ferr != nil {
-		fail(ferr)
+	jwt, f := readJWT(r)
+	if f != nil {
+		fail(f)
 		return
 	}
 
 	// (1) Service and account.
-	auth, ok := s.cfg.Index.Authenticator(service)
-	knownService = ok
-	var early *failure.Error
+	d := h.cfg.Index.Decide(req.service, req.host)
+	ev.knownService = d.Authenticator != nil
 	switch {
-	case account != s.cfg.Account:
-		early = failure.New(failure.AccountNotServed, "", account)
-	case !ok:
-		early = failure.New(failure.WebserviceNotFound, "", "conjur/authn-azure/"+service)
-	case !auth.Enabled:
-		early = failure.New(failure.AuthenticatorDisabled, "", "authn-azure/"+service)
+	case req.account != h.cfg.Account:
+		f = failure.New(failure.AccountNotServed, "", req.account)
+	case d.Authenticator == nil:
+		f = failure.New(failure.WebserviceNotFound, "", "conjur/authn-azure/"+req.service)
+	case !d.Authenticator.Enabled:
+		f = failure.New(failure.AuthenticatorDisabled, "", "authn-azure/"+req.service)
 	}
-	if early != nil {
+	if f != nil {
 		azuread.DummyVerify(r.Context(), jwt)
-		fail(early)
+		fail(f)
 		return
 	}
 
 	// (2) The token.
-	claims, err := s.verifier.Verify(r.Context(), auth, jwt)
+	claims, err := h.verifier.Verify(r.Context(), d.Authenticator, jwt)
 	if err != nil {
 		fail(failure.As(err))
 		return
 	}
 
 	// (3) The host.
-	id, ok := parseLogin(login, loginErr)
-	if !ok {
-		fail(failure.New(failure.RoleNotFound, "login is not host/<namespace>/<name>", login))
+	switch {
+	case !req.hostOK:
+		fail(failure.New(failure.RoleNotFound, "login is not host/<namespace>/<name>", req.login))
 		return
-	}
-	d := s.cfg.Index.Decide(service, id)
-	if d.Host == nil {
-		fail(failure.New(failure.RoleNotFound, "no such AzureHost", login))
-		return
-	}
-	if d.Authenticator == nil || !d.Authenticator.Enabled {
-		// Changed between (1) and now: treat as unknown.
-		fail(failure.New(failure.WebserviceNotFound, "authenticator removed or disabled during the request", "conjur/authn-azure/"+service))
+	case d.Host == nil:
+		fail(failure.New(failure.RoleNotFound, "no such AzureHost", req.login))
 		return
 	}
 
 	// (4) The claims against the host.
-	workload, err := policy.ParseWorkload(claims.TenantID, claims.ObjectID, claims.MIRID, claims.AzRID, ip)
-	if err != nil {
-		fail(failure.As(err))
-		return
+	workload, err := policy.ParseWorkload(claims.TenantID, claims.ObjectID, claims.MIRID, claims.AzRID, ev.ip)
+	if err == nil {
+		err = d.Host.Match(workload)
 	}
-	if err := d.Host.Match(workload); err != nil {
+	if err != nil {
 		fail(failure.As(err))
 		return
 	}
@@ -137,26 +110,22 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, service, a
 	// (5) Admission.
 	if !d.Admitted {
 		fail(failure.New(failure.RoleNotAuthorizedOnResource, "the authenticator's allowedHosts do not select this host",
-			login, "authenticate", s.cfg.Account+":webservice:conjur/authn-azure/"+service))
+			req.login, "authenticate", h.cfg.Account+":webservice:conjur/authn-azure/"+req.service))
 		return
 	}
 
-	token, ferr := s.issue(d, claims, login, service)
-	if ferr != nil {
-		fail(ferr)
+	token, f := h.issue(d, claims, req.login, req.service)
+	if f != nil {
+		fail(f)
 		return
 	}
-	ev.Result = "success"
-	s.cfg.Auditor.Record(ev)
-	authentications.WithLabelValues(service, "success", "").Inc()
-	authenticationDuration.WithLabelValues("success").Observe(time.Since(start).Seconds())
-	writeToken(w, r, token)
+	h.respond(w, ev, nil, tokenReply(r, token))
 }
 
 // issue signs an access token that never outlives the Azure token.
-func (s *Server) issue(d policy.Decision, claims *azuread.Claims, login, service string) ([]byte, *failure.Error) {
-	now := s.cfg.Now()
-	ring := s.cfg.Signing.Ring()
+func (h *Handler) issue(d policy.Decision, claims *azuread.Claims, login, service string) ([]byte, *failure.Error) {
+	now := h.clock.Now()
+	ring := h.cfg.Signing.Ring()
 	var signer *accesstoken.SigningKey
 	if ring != nil {
 		signer = ring.Signer(now)
@@ -176,7 +145,7 @@ func (s *Server) issue(d policy.Decision, claims *azuread.Claims, login, service
 		IssuedAt:   now.Unix(),
 		Expiry:     exp.Unix(),
 		Issuer:     accesstoken.Issuer,
-		Audience:   s.cfg.Account,
+		Audience:   h.cfg.Account,
 		Service:    service,
 		UID:        d.Host.UID,
 		Generation: d.Host.Generation,
@@ -187,17 +156,13 @@ func (s *Server) issue(d policy.Decision, claims *azuread.Claims, login, service
 	return token, nil
 }
 
-// writeToken answers with the token JSON, or with its standard base64 when
-// the client lists base64 in Accept-Encoding (Conjur's encoded response).
-func writeToken(w http.ResponseWriter, r *http.Request, token []byte) {
+// tokenReply is the token JSON, or its standard base64 when the client
+// lists base64 in Accept-Encoding (Conjur's encoded response).
+func tokenReply(r *http.Request, token []byte) *reply {
 	if acceptsBase64(r) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Header().Set("Content-Encoding", "base64")
-		_, _ = io.WriteString(w, base64.StdEncoding.EncodeToString(token))
-		return
+		return &reply{contentType: "text/plain", encoding: "base64", body: []byte(base64.StdEncoding.EncodeToString(token))}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(token)
+	return &reply{contentType: "application/json", body: token}
 }
 
 func acceptsBase64(r *http.Request) bool {
@@ -237,17 +202,4 @@ func readJWT(r *http.Request) (string, *failure.Error) {
 		return "", failure.New(failure.MissingRequestParam, "", "jwt")
 	}
 	return strings.TrimSpace(values[0]), nil
-}
-
-// parseLogin accepts exactly host/<namespace>/<name>, with a valid
-// namespace and AzureHost name.
-func parseLogin(login string, unescapeErr error) (policy.HostID, bool) {
-	if unescapeErr != nil || !strings.HasPrefix(login, v1alpha1.HostIDPrefix) {
-		return policy.HostID{}, false
-	}
-	parts := strings.Split(strings.TrimPrefix(login, v1alpha1.HostIDPrefix), "/")
-	if len(parts) != 2 || len(validation.IsDNS1123Label(parts[0])) > 0 || len(validation.IsDNS1123Subdomain(parts[1])) > 0 {
-		return policy.HostID{}, false
-	}
-	return policy.HostID{Namespace: parts[0], Name: parts[1]}, true
 }

@@ -19,11 +19,7 @@ package authn
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -39,15 +35,13 @@ import (
 	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/internal/azuread"
 	"github.com/azure-authenticator/azure-authenticator/internal/policy"
-	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 
 func TestRequestsOverTheInFlightCapGet503WithRetryAfter(t *testing.T) {
 	var audit bytes.Buffer
-	s, err := NewServer(Config{
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
-		Account:        "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 2,
-		Keys: azuread.NewKeySets(azuread.Options{}), Auditor: NewAuditor(&audit, nil),
+	s, err := New(Config{
+		Account: "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 2,
+		Keys: azuread.NewKeySets(azuread.Options{}), Audit: &audit,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +52,7 @@ func TestRequestsOverTheInFlightCapGet503WithRetryAfter(t *testing.T) {
 	overloaded := rejectedRequests.WithLabelValues("overloaded")
 	before := testutil.ToFloat64(overloaded)
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/authn-azure/prod/default/host%2Fa%2Fb/authenticate", strings.NewReader("jwt=secret-token-text")))
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/authn-azure/prod/default/host%2Fa%2Fb/authenticate", strings.NewReader("jwt=secret-token-text")))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "AZAUTH010E") {
 		t.Fatalf("over the cap: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
@@ -77,7 +71,7 @@ func TestRequestsOverTheInFlightCapGet503WithRetryAfter(t *testing.T) {
 	}
 	<-s.inFlight
 	rec = httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
 	if rec.Code == http.StatusServiceUnavailable && strings.Contains(rec.Body.String(), "AZAUTH010E") {
 		t.Fatalf("a free slot was refused: %s", rec.Body)
 	}
@@ -158,9 +152,8 @@ func TestMaxStalenessTurnsAStaleReplicaAway(t *testing.T) {
 	ix := policy.NewIndex()
 	ix.MarkSynced()
 	var staleness time.Duration
-	s, err := NewServer(Config{
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
-		Account:        "default", Index: ix, Signing: oneKey{accesstoken.NewRing([]*accesstoken.SigningKey{key})},
+	s, err := New(Config{
+		Account: "default", Index: ix, Signing: oneKey{accesstoken.NewRing([]*accesstoken.SigningKey{key})},
 		Keys:      azuread.NewKeySets(azuread.Options{}),
 		Staleness: func() time.Duration { return staleness }, MaxStaleness: 5 * time.Minute,
 	})
@@ -169,7 +162,7 @@ func TestMaxStalenessTurnsAStaleReplicaAway(t *testing.T) {
 	}
 	get := func() *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/whoami", nil))
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/whoami", nil))
 		return rec
 	}
 	staleness = 4 * time.Minute
@@ -190,9 +183,8 @@ func TestMetricsLabelUnknownServicesAsUnknown(t *testing.T) {
 	}
 	ix := policy.NewIndex()
 	ix.MarkSynced()
-	s, err := NewServer(Config{
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
-		Account:        "default", Index: ix, Signing: oneKey{accesstoken.NewRing([]*accesstoken.SigningKey{key})},
+	s, err := New(Config{
+		Account: "default", Index: ix, Signing: oneKey{accesstoken.NewRing([]*accesstoken.SigningKey{key})},
 		Keys: azuread.NewKeySets(azuread.Options{}),
 	})
 	if err != nil {
@@ -201,7 +193,7 @@ func TestMetricsLabelUnknownServicesAsUnknown(t *testing.T) {
 	unknown := authentications.WithLabelValues("unknown", "failure", "CONJ00005E")
 	before := testutil.ToFloat64(unknown)
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/authn-azure/attacker-chosen-123/default/host%2Fa%2Fb/authenticate", strings.NewReader("jwt=a.b.c")))
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/authn-azure/attacker-chosen-123/default/host%2Fa%2Fb/authenticate", strings.NewReader("jwt=a.b.c")))
 	if rec.Code != http.StatusUnauthorized {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
@@ -233,16 +225,16 @@ func TestMetricsLabelUnknownServicesAsUnknown(t *testing.T) {
 func TestPanicsAreAuditedAndCounted(t *testing.T) {
 	var audit bytes.Buffer
 	var logs bytes.Buffer
-	s, err := NewServer(Config{
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
-		Account:        "default", Index: policy.NewIndex(), Signing: oneKey{},
-		Keys: azuread.NewKeySets(azuread.Options{}), Auditor: NewAuditor(&audit, nil),
+	s, err := New(Config{
+		Account: "default", Index: policy.NewIndex(), Signing: oneKey{},
+		Keys: azuread.NewKeySets(azuread.Options{}), Audit: &audit,
 		Log: funcr.New(func(prefix, args string) { logs.WriteString(args) }, funcr.Options{}),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := s.limit(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	s.routeFn = func(http.ResponseWriter, *http.Request, request) { panic("boom") }
+	h := s
 	panics := rejectedRequests.WithLabelValues("panic")
 	before := testutil.ToFloat64(panics)
 	rec := httptest.NewRecorder()
@@ -268,65 +260,12 @@ func TestPanicsAreAuditedAndCounted(t *testing.T) {
 	}
 }
 
-// Connections beyond the cap are closed as they are accepted; closing one
-// makes room for the next.
-func TestConnectionsOverTheCapAreClosedAtAccept(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := limitConnections(inner, 2)
-	t.Cleanup(func() { _ = ln.Close() })
-	accepted := make(chan net.Conn, 10)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
-	rejected := testutil.ToFloat64(connectionsRejected)
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", inner.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
-	dial()
-	dial()
-	first, second := <-accepted, <-accepted
-	third := dial()
-	// The limiter closes it: the client reads EOF, the server never sees it.
-	_ = third.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := third.Read(make([]byte, 1)); err == nil {
-		t.Fatal("a connection over the cap was kept open")
-	}
-	if got := testutil.ToFloat64(connectionsRejected) - rejected; got != 1 {
-		t.Fatalf("rejected counter moved by %v, want 1", got)
-	}
-	_ = first.Close()
-	_ = first.Close() // closing twice frees one slot, not two
-	dial()
-	fourth := <-accepted
-	fifth := dial()
-	_ = fifth.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := fifth.Read(make([]byte, 1)); err == nil {
-		t.Fatal("a connection over the cap was kept open after one slot was freed")
-	}
-	_, _ = second, fourth
-}
-
 // A request waiting for a key fetch holds no slot; when it resumes it
 // takes one again, unless its caller has left while every slot was busy:
 // then it returns at once, holding none.
 func TestWaitingForAKeyFetchHoldsNoSlot(t *testing.T) {
-	s, err := NewServer(Config{
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
-		Account:        "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 1,
+	s, err := New(Config{
+		Account: "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 1,
 		Keys: azuread.NewKeySets(azuread.Options{}),
 	})
 	if err != nil {
@@ -362,9 +301,8 @@ func TestWaitingForAKeyFetchHoldsNoSlot(t *testing.T) {
 // The in-flight gauge follows the slots: taken while a request is served,
 // given back while it waits on a key fetch, returned when it ends.
 func TestInFlightGaugeFollowsTheSlots(t *testing.T) {
-	s, err := NewServer(Config{
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil },
-		Account:        "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 2,
+	s, err := New(Config{
+		Account: "default", Index: policy.NewIndex(), Signing: oneKey{}, MaxInFlight: 2,
 		Keys: azuread.NewKeySets(azuread.Options{}),
 	})
 	if err != nil {
@@ -373,10 +311,11 @@ func TestInFlightGaugeFollowsTheSlots(t *testing.T) {
 	base := testutil.ToFloat64(requestsInFlight)
 	gauge := func() float64 { return testutil.ToFloat64(requestsInFlight) - base }
 	inside, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	h := s.limit(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	s.routeFn = func(http.ResponseWriter, *http.Request, request) {
 		inside <- struct{}{}
 		<-release
-	}))
+	}
+	h := s
 	go func() {
 		defer close(done)
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
@@ -405,76 +344,4 @@ func TestInFlightGaugeFollowsTheSlots(t *testing.T) {
 	}
 	<-s.inFlight
 	requestsInFlight.Dec()
-}
-
-// At the connection cap, a connection parked idle between requests makes
-// room for a new one, so keep-alive connections cannot lock other clients
-// out; connections busy with a request are never evicted.
-func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := limitConnections(inner, 2)
-	release := make(chan struct{})
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ConnState: ln.ConnState,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/block" {
-				<-release
-			}
-		})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	url := "http://" + inner.Addr().String()
-	client := func() *http.Client {
-		tr := &http.Transport{MaxConnsPerHost: 1, DisableCompression: true}
-		t.Cleanup(tr.CloseIdleConnections)
-		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	}
-	get := func(c *http.Client, path string) error {
-		resp, err := c.Get(url + path)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp.Body.Close()
-	}
-	// Two clients park keep-alive connections; a third still gets in.
-	a, b := client(), client()
-	for _, c := range []*http.Client{a, b} {
-		if err := get(c, "/"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bothIdle := func() error {
-		ln.mu.Lock()
-		defer ln.mu.Unlock()
-		if ln.open != 2 || len(ln.idle) != 2 {
-			return fmt.Errorf("%d open, %d idle", ln.open, len(ln.idle))
-		}
-		return nil
-	}
-	testenv.Eventually(t, "both connections idle", bothIdle)
-	if err := get(client(), "/"); err != nil {
-		t.Fatalf("a new client was locked out by idle connections: %v", err)
-	}
-	testenv.Eventually(t, "the newcomer's and one parked connection idle", bothIdle)
-
-	// Two requests in progress fill the cap: nothing is evicted, and a
-	// new connection is refused.
-	t.Cleanup(func() { close(release) })
-	for range 2 {
-		go func() { _ = get(client(), "/block") }()
-	}
-	testenv.Eventually(t, "two requests in progress at the cap", func() error {
-		ln.mu.Lock()
-		defer ln.mu.Unlock()
-		if ln.open != 2 || len(ln.idle) != 0 {
-			return fmt.Errorf("%d open, %d idle", ln.open, len(ln.idle))
-		}
-		return nil
-	})
-	if err := get(client(), "/"); err == nil {
-		t.Fatal("a connection beyond the cap was served while every connection was busy")
-	}
 }

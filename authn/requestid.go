@@ -20,8 +20,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net/http"
-	"strings"
 )
 
 // RequestIDHeader carries a random id on every response; the request's
@@ -44,24 +42,4 @@ func withRequestID(ctx context.Context, id string) context.Context {
 func requestIDOf(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
-}
-
-// operationOf names a request's audit operation from its path alone, for
-// refusals made before it is routed. Attacker-chosen text never becomes
-// the name.
-func operationOf(r *http.Request) string {
-	path := r.URL.EscapedPath()
-	switch {
-	case strings.HasPrefix(path, "/authn-azure/") && strings.HasSuffix(path, "/authenticate"):
-		return "authenticate"
-	case strings.HasPrefix(path, "/authn-azure/") && strings.HasSuffix(path, "/status"):
-		return "validate-status"
-	case path == "/secrets" || strings.HasPrefix(path, "/secrets/"):
-		return "fetch"
-	case path == "/whoami":
-		return "identity-check"
-	case path == "/.well-known/jwks.json":
-		return "jwks"
-	}
-	return "other"
 }

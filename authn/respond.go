@@ -5,7 +5,7 @@ Licensed under the Apache License, Version 2.0 (the "License");
 you may not use this file except in compliance with the License.
 You may obtain a copy of the License at
 
-    http://www.apache.org/licenses/LICENSE-2.0
+	http://www.apache.org/licenses/LICENSE-2.0
 
 Unless required by applicable law or agreed to in writing, software
 distributed under the License is distributed on an "AS IS" BASIS,
@@ -13,15 +13,17 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License.
 */
-
 package authn
 
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/azure-authenticator/azure-authenticator/internal/failure"
+	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
 // GenericUnauthorizedBody is the one body of every 401: a caller without a
@@ -31,6 +33,115 @@ const GenericUnauthorizedBody = `{"error":{"code":"unauthorized","message":"CONJ
 
 // retryAfterSeconds is what a 503 asks the client to wait.
 const retryAfterSeconds = 1
+
+// event is what one request's outcome is recorded as: its audit line (or
+// lines: a batch fetch has one per variable) and its metrics.
+type event struct {
+	AuditEvent
+	op    operation
+	ip    netip.Addr // the client, as clientIP found it
+	start time.Time
+	// knownService: the authenticate metric names the service only when
+	// it is configured, never raw request text.
+	knownService bool
+	// variables of a fetch: one audit line and one count each.
+	variables []string
+	// rejected is set for a request refused around its route (overloaded,
+	// panic): it counts there, not as an attempt of its route.
+	rejected string
+	// unaudited: the public JWKS route writes no audit line.
+	unaudited bool
+}
+
+// newEvent starts a request's event with what the path and the peer say.
+func (h *Handler) newEvent(r *http.Request, req request) *event {
+	ev := &event{op: req.op, start: h.clock.Now(), unaudited: req.op == opJWKS}
+	ev.RequestID = requestIDOf(r.Context())
+	ev.Operation = string(req.op)
+	ev.Service, ev.Account = req.service, req.account
+	if req.loginOK {
+		ev.Host = req.login
+	}
+	ev.ip = clientIP(r, h.cfg.TrustedProxies)
+	ev.ClientIP = policy.AddrText(ev.ip)
+	return ev
+}
+
+// reply is a successful response's body.
+type reply struct {
+	contentType string
+	encoding    string // Content-Encoding, when set
+	body        []byte
+}
+
+// respond finishes every routed request, success or failure, the same
+// way: the audit line(s), the metrics, then the body: f's status and client
+// body from failure's table for the request's route, or ok.
+func (h *Handler) respond(w http.ResponseWriter, ev *event, f *failure.Error, ok *reply) {
+	ev.Result = "success"
+	if f != nil {
+		ev.Result, ev.Code, ev.Reason = "failure", string(f.Code), f.Detail()
+	}
+	h.audit(ev)
+	h.count(ev, f)
+	if f != nil {
+		route := ev.op.failureRoute()
+		if ev.rejected != "" {
+			route = failure.Authenticate
+		}
+		status, body := ClientBody(f, route)
+		writeJSON(w, status, body)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", ok.contentType)
+	if ok.encoding != "" {
+		hdr.Set("Content-Encoding", ok.encoding)
+	}
+	_, _ = w.Write(ok.body)
+}
+
+func (h *Handler) audit(ev *event) {
+	if ev.unaudited {
+		return
+	}
+	if len(ev.variables) == 0 {
+		h.auditor.record(ev.AuditEvent)
+		return
+	}
+	for _, v := range ev.variables {
+		line := ev.AuditEvent
+		line.Variable = v
+		h.auditor.record(line)
+	}
+}
+
+func (h *Handler) count(ev *event, f *failure.Error) {
+	if ev.rejected != "" {
+		rejectedRequests.WithLabelValues(ev.rejected).Inc()
+		return
+	}
+	switch ev.op {
+	case opAuthenticate:
+		label, code := "unknown", ""
+		if ev.knownService {
+			label = ev.Service
+		}
+		if f != nil {
+			code = string(f.Code)
+		}
+		authentications.WithLabelValues(label, ev.Result, code).Inc()
+		authenticationDuration.WithLabelValues(ev.Result).Observe(h.clock.Since(ev.start).Seconds())
+	case opFetch:
+		result := "success"
+		if f != nil {
+			result = clientCodes[failure.HTTPStatus(f.Code, failure.Secrets)]
+		}
+		for range max(1, len(ev.variables)) {
+			secretFetches.WithLabelValues(result).Inc()
+		}
+	}
+}
 
 // clientCodes are the Conjur error codes of the body, by status.
 var clientCodes = map[int]string{
@@ -44,13 +155,6 @@ var clientCodes = map[int]string{
 	http.StatusRequestEntityTooLarge: "payload_too_large",
 	http.StatusServiceUnavailable:    "service_unavailable",
 	http.StatusInternalServerError:   "internal_error",
-}
-
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }
 
 // ClientBody is the status and body a client sees for a failure on route:
@@ -84,20 +188,21 @@ func statusError(e *failure.Error) string {
 }
 
 func jsonError(status int, message string) string {
-	var b errorBody
+	var b struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
 	b.Error.Code = clientCodes[status]
 	b.Error.Message = message
 	out, _ := json.Marshal(b)
 	return string(out)
 }
 
-// writeFailure answers with e's status and client body on route.
-func writeFailure(w http.ResponseWriter, e *failure.Error, route failure.Route) {
-	status, body := ClientBody(e, route)
-	writeJSONBody(w, status, body)
-}
-
-func writeJSONBody(w http.ResponseWriter, status int, body string) {
+// writeJSON writes a JSON body with its status; a 503 asks the client to
+// retry after a second.
+func writeJSON(w http.ResponseWriter, status int, body string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	if status == http.StatusServiceUnavailable {

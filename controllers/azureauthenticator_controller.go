@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
+	"github.com/azure-authenticator/azure-authenticator/internal/compile"
 	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
 
@@ -100,7 +101,7 @@ func (r *AzureAuthenticatorReconciler) desiredStatus(auth *authnv1alpha1.AzureAu
 	status := *auth.Status.DeepCopy()
 	status.ObservedGeneration = auth.Generation
 	ready := metav1.Condition{Type: authnv1alpha1.ConditionReady, ObservedGeneration: auth.Generation}
-	compiled, err := CompileAuthenticator(auth)
+	compiled, err := compile.Authenticator(auth)
 	switch {
 	case err != nil:
 		status.Providers = nil

@@ -18,15 +18,14 @@ limitations under the License.
 // objects into the policy index that the HTTPS authenticator reads, and
 // reports on each object in its status.
 //
-// Two kinds of work live here, on purpose separate:
-//   - IndexFeeder runs on every replica and keeps the index equal to the
-//     informer cache; it never writes to the API server.
-//   - The status reconcilers run on the elected leader only and write each
-//     object's status and events; they never touch the index.
+// The status reconcilers run on the elected leader only and write each
+// object's status and events; they never touch the index, which
+// internal/feed keeps on every replica. Both compile objects with
+// internal/compile and decide admission with policy.Authenticator.Admits,
+// so status and index cannot disagree about what an object means.
 //
-// Both compile objects with CompileHost and CompileAuthenticator and decide
-// admission with policy.Authenticator.Admits, so status and index cannot
-// disagree about what an object means.
+// It imports the API, the domain packages and internal/feed (for the
+// Namespace object both watch), never the HTTP side.
 package controllers
 
 import (
@@ -52,10 +51,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
+	"github.com/azure-authenticator/azure-authenticator/internal/compile"
+	"github.com/azure-authenticator/azure-authenticator/internal/feed"
 	"github.com/azure-authenticator/azure-authenticator/internal/policy"
 )
-
-var namespaceGVK = corev1.SchemeGroupVersion.WithKind("Namespace")
 
 // maxConditionMessage keeps condition messages well under the API's limit.
 const maxConditionMessage = 2048
@@ -125,10 +124,10 @@ func (r *AzureHostReconciler) desiredStatus(ctx context.Context, host *authnv1al
 	status := *host.Status.DeepCopy()
 	status.ObservedGeneration = host.Generation
 	status.HostID = policy.HostID{Namespace: host.Namespace, Name: host.Name}.String()
-	status.Identity = hostIdentity(&host.Spec)
+	status.Identity = compile.Identity(&host.Spec)
 	ready := metav1.Condition{Type: authnv1alpha1.ConditionReady, ObservedGeneration: host.Generation}
 
-	compiled, err := CompileHost(host)
+	compiled, err := compile.Host(host)
 	if err != nil {
 		status.Authenticators = nil
 		ready.Status, ready.Reason = metav1.ConditionFalse, authnv1alpha1.ReasonInvalidSpec
@@ -226,7 +225,7 @@ func (r *AzureHostReconciler) admittingAuthenticators(ctx context.Context, host 
 	}
 	var out []string
 	for i := range auths.Items {
-		compiled, err := CompileAuthenticator(&auths.Items[i])
+		compiled, err := compile.Authenticator(&auths.Items[i])
 		if err != nil {
 			continue // invalid authenticators admit nothing
 		}
@@ -240,7 +239,7 @@ func (r *AzureHostReconciler) admittingAuthenticators(ctx context.Context, host 
 // namespaceOf reads a namespace's labels from the cache; a namespace the
 // cache has not seen is reported as unknown, which admits nothing.
 func namespaceOf(ctx context.Context, c client.Reader, name string) (policy.Namespace, error) {
-	ns := namespaceMetadata()
+	ns := feed.NamespaceMetadata() // the feeder's type: one informer for both
 	if err := c.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			return policy.Namespace{}, nil

@@ -19,7 +19,6 @@ package controllers
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,75 +36,13 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
+	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
 
 // The Secret store is what main.go passes as SecretsHealth.
 var _ SecretsHealth = (*secrets.Store)(nil)
 
-// FakeSecretsHealth is a SecretsHealth whose answers a test sets; every
-// namespace is servable until Set says otherwise. Exported for the
-// package's API-server tests too.
-type FakeSecretsHealth struct {
-	mu    sync.Mutex
-	state map[string]fakeSecretsState
-	subs  map[int]func(string)
-	next  int
-}
-
-type fakeSecretsState struct {
-	known  bool
-	reason string
-}
-
-// NewFakeSecretsHealth serves every namespace.
-func NewFakeSecretsHealth() *FakeSecretsHealth {
-	return &FakeSecretsHealth{state: map[string]fakeSecretsState{}, subs: map[int]func(string){}}
-}
-
-// Set makes namespace unknown (known false), unservable for reason, or
-// servable (known, reason ""), and tells the subscribers.
-func (f *FakeSecretsHealth) Set(namespace string, known bool, reason string) {
-	f.mu.Lock()
-	f.state[namespace] = fakeSecretsState{known, reason}
-	var subs []func(string)
-	for _, fn := range f.subs {
-		subs = append(subs, fn)
-	}
-	f.mu.Unlock()
-	for _, fn := range subs {
-		fn(namespace)
-	}
-}
-
-func (f *FakeSecretsHealth) Servable(namespace string) (ok, known bool, reason string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, found := f.state[namespace]
-	if !found {
-		return true, true, ""
-	}
-	return s.known && s.reason == "", s.known, s.reason
-}
-
-func (f *FakeSecretsHealth) OnChange(fn func(string)) (cancel func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	id := f.next
-	f.next++
-	f.subs[id] = fn
-	return func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		delete(f.subs, id)
-	}
-}
-
-// Subscribers is how many OnChange callbacks are registered.
-func (f *FakeSecretsHealth) Subscribers() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.subs)
-}
+const testSub = "6a1bd2f1-7c3f-4a5e-9d1e-2b6a4c8e0f11"
 
 func TestSecretsServableFollowsSecretNamespaces(t *testing.T) {
 	host := &authnv1alpha1.AzureHost{ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: "app", Generation: 2}}
@@ -119,7 +56,7 @@ func TestSecretsServableFollowsSecretNamespaces(t *testing.T) {
 		{[]string{"billing"}, metav1.ConditionFalse, authnv1alpha1.ReasonNamespaceNotServed},
 	}
 	for _, tc := range tests {
-		c, ok := (&AzureHostReconciler{SecretNamespaces: tc.namespaces, SecretsHealth: NewFakeSecretsHealth()}).secretsServableCondition(host)
+		c, ok := (&AzureHostReconciler{SecretNamespaces: tc.namespaces, SecretsHealth: testenv.NewSecretsHealth()}).secretsServableCondition(host)
 		if !ok || c.Status != tc.want || c.Reason != tc.reason || c.ObservedGeneration != 2 {
 			t.Errorf("--secret-namespaces=%v: %+v (set %v)", tc.namespaces, c, ok)
 		}
@@ -128,7 +65,7 @@ func TestSecretsServableFollowsSecretNamespaces(t *testing.T) {
 
 func TestSecretsServableFollowsTheNamespacesSecretHealth(t *testing.T) {
 	host := &authnv1alpha1.AzureHost{ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: "app", Generation: 3}}
-	health := NewFakeSecretsHealth()
+	health := testenv.NewSecretsHealth()
 	r := &AzureHostReconciler{SecretNamespaces: []string{"payments", "billing"}, SecretsHealth: health}
 
 	health.Set("billing", true, "cannot list Secrets: forbidden") // another namespace: no effect
@@ -172,7 +109,7 @@ func TestReconcileWritesSecretsServableFromHealth(t *testing.T) {
 	c := fake.NewClientBuilder().WithScheme(testScheme(t)).
 		WithObjects(host, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "payments"}}).
 		WithStatusSubresource(&authnv1alpha1.AzureHost{}).Build()
-	health := NewFakeSecretsHealth()
+	health := testenv.NewSecretsHealth()
 	r := &AzureHostReconciler{Client: c, SecretsHealth: health}
 	condition := func() *metav1.Condition {
 		t.Helper()
@@ -212,7 +149,7 @@ func TestSecretsHealthChangesEnqueueTheNamespacesHosts(t *testing.T) {
 	}
 	c := fake.NewClientBuilder().WithScheme(testScheme(t)).
 		WithObjects(hostIn("payments", "a"), hostIn("payments", "b"), hostIn("billing", "c")).Build()
-	health := NewFakeSecretsHealth()
+	health := testenv.NewSecretsHealth()
 	r := &AzureHostReconciler{Client: c, SecretsHealth: health}
 	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 	defer q.ShutDown()

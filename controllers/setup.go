@@ -43,12 +43,9 @@ type Options struct {
 	SecretsHealth SecretsHealth
 }
 
-// SetupWithManager adds everything this package runs to the manager: the
-// index feeder (every replica) and the status reconcilers (leader only).
-func SetupWithManager(mgr ctrl.Manager, index *policy.Index, o Options) error {
-	if err := mgr.Add(&IndexFeeder{Cache: mgr.GetCache(), Index: index}); err != nil {
-		return fmt.Errorf("failed to add the index feeder: %w", err)
-	}
+// SetupWithManager adds the status reconcilers (leader only) to the
+// manager.
+func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	recorder := mgr.GetEventRecorder(eventReporter)
 	if err := (&AzureHostReconciler{Client: mgr.GetClient(), Recorder: recorder,
 		SecretNamespaces: o.SecretNamespaces, SecretsHealth: o.SecretsHealth}).SetupWithManager(mgr); err != nil {

@@ -87,8 +87,6 @@ type Options struct {
 	// [3m]. Emergency rollovers take effect within minutes; one flapping
 	// response changes nothing.
 	DropAfter time.Duration
-	// OnRefresh is called after every fetch attempt (metrics).
-	OnRefresh func(issuer string, err error)
 	Log       logr.Logger
 	Now       func() time.Time
 }
@@ -458,9 +456,7 @@ func (s *keySet) run(c *fetchCall) {
 	s.inflight = nil
 	s.mu.Unlock()
 	close(c.done)
-	if s.opts.OnRefresh != nil {
-		s.opts.OnRefresh(s.provider.Issuer, err)
-	}
+	countRefresh(s.provider.Issuer, err)
 	if err != nil {
 		s.opts.Log.Info("Provider key refresh failed; keeping the last good keys", "issuer", s.provider.Issuer, "error", err.Error())
 	} else {

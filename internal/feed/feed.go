@@ -14,10 +14,16 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package feed turns "store this object" and "forget this key" into an
-// informer event handler, so every in-memory view fed from the informer
-// cache (the policy index, the exposed Secrets) handles adds, updates,
-// deletes and missed-delete tombstones the same way.
+// Package feed keeps this replica's in-memory views equal to the API
+// server, on every replica: IndexFeeder compiles AzureHosts,
+// AzureAuthenticators and Namespaces from the manager's informer cache
+// into the policy index; SecretFeeder keeps the exposed Secrets from
+// label-selected informers of its own. Both turn "store this object" and
+// "forget this key" into an informer event handler (Handler), so adds,
+// updates, deletes and missed-delete tombstones are handled the same way.
+//
+// It never writes to the API server and never imports the controllers or
+// the HTTP side.
 package feed
 
 import (

@@ -78,16 +78,19 @@ func under(p string, prefixes ...string) bool {
 
 // The import rules, one direction each:
 //
-//	api  <-  domain (internal/policy, armid, failure, secrets, accesstoken)
-//	     <-  controllers (compile the index; never the HTTP side)
-//	     <-  authn and its runnables (serve from the index; never controllers)
+//	api  <-  domain (internal/policy, armid, failure, secrets, accesstoken, compile)
+//	     <-  runtime (internal/azuread, feed, health, namedsecret, servingcert, signingkeys, ...)
+//	     <-  controllers (status; never the HTTP side)   authn, authn/server (HTTP; never controllers)
+//	     <-  internal/app (the one assembly)
 //	     <-  main
 //
-// Test fixtures (internal/testenv, internal/helm, internal/azuretest) are for
-// tests, hack/ and test/ only; production code never imports hack/ or test/.
+// Test fixtures (internal/testenv, internal/helm, internal/azuretest) are
+// for tests, hack/ and test/ only; production code never imports hack/ or
+// test/.
 func TestImportsPointOneWay(t *testing.T) {
-	domain := []string{"internal/policy", "internal/armid", "internal/failure", "internal/secrets", "internal/accesstoken"}
+	domain := []string{"internal/policy", "internal/armid", "internal/failure", "internal/secrets", "internal/accesstoken", "internal/compile"}
 	fixtures := []string{"internal/testenv", "internal/helm", "internal/azuretest"}
+	top := []string{"internal/app", "controllers", "authn"}
 	rules := []struct {
 		name   string
 		from   func(string) bool
@@ -98,10 +101,21 @@ func TestImportsPointOneWay(t *testing.T) {
 		{"the domain packages import only the API and each other",
 			func(p string) bool { return under(p, domain...) },
 			func(i string) bool { return !under(i, "api") && !under(i, domain...) }},
-		{"controllers never reach into the HTTP side",
+		{"the runtime packages import neither the controllers, the HTTP side nor the assembly",
+			func(p string) bool {
+				return under(p, "internal") && !under(p, domain...) && !under(p, fixtures...) && !under(p, "internal/app", "internal/layering")
+			},
+			func(i string) bool { return under(i, top...) }},
+		{"controllers never reach into the HTTP side or the assembly",
 			func(p string) bool { return under(p, "controllers") },
-			func(i string) bool { return under(i, "authn") && !under(i, domain...) }},
-		{"the HTTP side never imports controllers", func(p string) bool { return under(p, "authn") }, func(i string) bool { return under(i, "controllers") }},
+			func(i string) bool { return under(i, "authn", "internal/app") }},
+		{"the HTTP side never imports the controllers, the feeders or the assembly",
+			func(p string) bool { return under(p, "authn") },
+			func(i string) bool { return under(i, "controllers", "internal/feed", "internal/app") }},
+		{"the listener knows nothing of ours", func(p string) bool { return under(p, "authn/server") }, func(string) bool { return true }},
+		{"only main, hack/ and test/ import the assembly",
+			func(p string) bool { return p != "." && !under(p, "hack", "test") },
+			func(i string) bool { return under(i, "internal/app") }},
 		{"production code imports no test fixture, hack/ or test/",
 			func(p string) bool { return !under(p, "hack", "test") && !under(p, fixtures...) },
 			func(i string) bool { return under(i, fixtures...) || under(i, "hack", "test") }},

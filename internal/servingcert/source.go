@@ -79,9 +79,11 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+
+	"github.com/azure-authenticator/azure-authenticator/internal/namedsecret"
 )
 
 // Keys of the Secret besides tls.crt (leaf then CA) and tls.key (the leaf's
@@ -107,13 +109,13 @@ const (
 
 // Defaults of the Source tunables.
 const (
-	DefaultCAValidity      = 10 * 365 * 24 * time.Hour
-	DefaultCARenewBefore   = 90 * 24 * time.Hour
-	DefaultLeafValidity    = 90 * 24 * time.Hour
-	DefaultLeafRenewBefore = 30 * 24 * time.Hour
-	DefaultEvery           = time.Minute
-	DefaultRenewEvery      = 5 * time.Minute
-	DefaultClaimExpiry     = 15 * time.Minute
+	defaultCAValidity      = 10 * 365 * 24 * time.Hour
+	defaultCARenewBefore   = 90 * 24 * time.Hour
+	defaultLeafValidity    = 90 * 24 * time.Hour
+	defaultLeafRenewBefore = 30 * 24 * time.Hour
+	defaultEvery           = time.Minute
+	defaultRenewEvery      = 5 * time.Minute
+	defaultClaimExpiry     = 15 * time.Minute
 )
 
 const (
@@ -147,7 +149,9 @@ type Source struct {
 	// silent renewal of the served certificate.
 	LeafValidity    time.Duration
 	LeafRenewBefore time.Duration
-	// Every is how often the Secret is checked again [1m].
+	// Every is how often Start checks what time alone makes due: a leaf
+	// or CA near expiry, a claim to renew or one no longer renewed [1m].
+	// Changes of the Secret it sees as they happen, through a watch.
 	Every time.Duration
 	// RenewEvery [5m] is how often replicas renew their claim on the
 	// Secret's names; ClaimExpiry [15m] is when an unrenewed claim for
@@ -157,8 +161,9 @@ type Source struct {
 	// Claimed is when this replica's claim on its names began [the first
 	// Sync]: set it to the process start.
 	Claimed time.Time
-	Now     func() time.Time
-	Log     logr.Logger
+	// Clock tells the time and paces Start [the real clock].
+	Clock clock.Clock
+	Log   logr.Logger
 
 	once  sync.Once
 	state atomic.Pointer[state]
@@ -174,37 +179,37 @@ type state struct {
 	crt   []byte // tls.crt as stored, to notice changes
 }
 
-// defaults fills unset tunables once; Start, Sync and the getters may run
-// concurrently.
+// defaults fills unset tunables once: Start and Sync may run concurrently
+// (the getters read no tunable).
 func (s *Source) defaults() { s.once.Do(s.setDefaults) }
 
 func (s *Source) setDefaults() {
 	if s.CAValidity == 0 {
-		s.CAValidity = DefaultCAValidity
+		s.CAValidity = defaultCAValidity
 	}
 	if s.CARenewBefore == 0 {
-		s.CARenewBefore = DefaultCARenewBefore
+		s.CARenewBefore = defaultCARenewBefore
 	}
 	if s.LeafValidity == 0 {
-		s.LeafValidity = DefaultLeafValidity
+		s.LeafValidity = defaultLeafValidity
 	}
 	if s.LeafRenewBefore == 0 {
-		s.LeafRenewBefore = DefaultLeafRenewBefore
+		s.LeafRenewBefore = defaultLeafRenewBefore
 	}
 	if s.Every == 0 {
-		s.Every = DefaultEvery
+		s.Every = defaultEvery
 	}
 	if s.RenewEvery == 0 {
-		s.RenewEvery = DefaultRenewEvery
+		s.RenewEvery = defaultRenewEvery
 	}
 	if s.ClaimExpiry == 0 {
-		s.ClaimExpiry = DefaultClaimExpiry
+		s.ClaimExpiry = defaultClaimExpiry
 	}
-	if s.Now == nil {
-		s.Now = time.Now
+	if s.Clock == nil {
+		s.Clock = clock.RealClock{}
 	}
 	if s.Claimed.IsZero() {
-		s.Claimed = s.Now()
+		s.Claimed = s.Clock.Now()
 	}
 }
 
@@ -255,34 +260,58 @@ func (s *Source) CAPEM() []byte {
 // (It is not the served leaf, which changes at every renewal.)
 func (s *Source) CertificatePEM() []byte { return s.CAPEM() }
 
-// Start syncs the Secret now and every Every until ctx ends.
+// Start syncs now, then follows the Secret until ctx ends: it syncs again
+// whenever the Secret changes or is deleted, and every Every for what time
+// alone makes due. Those later syncs start from the Secret as its watch
+// last saw it: the Secret is read from the API server again only after
+// another writer got there first (CAConfigMap is read at every sync).
 func (s *Source) Start(ctx context.Context) error {
 	s.defaults()
 	if err := s.Sync(ctx); err != nil {
 		return err
 	}
-	t := time.NewTicker(s.Every)
+	w, err := s.secret().Watch(ctx, nil)
+	if w == nil {
+		return err // nil when ctx ended first
+	}
+	defer w.Stop()
+	t := s.Clock.NewTimer(s.Every)
 	defer t.Stop()
 	for {
+		timed := false
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-			if err := s.Sync(ctx); err != nil {
-				s.Log.Error(err, "Failed to check the serving certificate; keeping the current one")
-			}
+		case <-w.Changed():
+		case <-t.C():
+			timed = true
+		}
+		if err := s.syncWith(ctx, w.Change); err != nil {
+			s.Log.Error(err, "Failed to check the serving certificate; keeping the current one")
+		}
+		if timed {
+			t.Reset(s.Every) // Every after this check
 		}
 	}
 }
 
-// Sync loads the certificate from the Secret, renewing the leaf or
-// replacing the CA as needed, and publishes the CA served to CAConfigMap.
-// On error the current certificate is kept.
-func (s *Source) Sync(ctx context.Context) error {
-	if err := s.sync(ctx); err != nil {
+// Sync reads the Secret through the API server and loads the certificate,
+// renewing the leaf or replacing the CA as needed, then publishes the CA
+// served to CAConfigMap. On error the current certificate is kept.
+func (s *Source) Sync(ctx context.Context) error { return s.syncWith(ctx, s.secret().Change) }
+
+// changer is namedsecret's Secret.Change or Watcher.Change.
+type changer func(context.Context, int, func(*corev1.Secret) (*corev1.Secret, error)) (*corev1.Secret, error)
+
+func (s *Source) syncWith(ctx context.Context, change changer) error {
+	if err := s.sync(ctx, change); err != nil {
 		return err
 	}
 	return s.publishCA(ctx)
+}
+
+func (s *Source) secret() namedsecret.Secret {
+	return namedsecret.Secret{Client: s.Client, Namespace: s.Namespace, Name: s.Name}
 }
 
 // publishCA writes the CA served into CAConfigMap, which must exist, if it
@@ -312,7 +341,7 @@ func (s *Source) publishCA(ctx context.Context) error {
 	return nil
 }
 
-func (s *Source) sync(ctx context.Context) error {
+func (s *Source) sync(ctx context.Context, change changer) error {
 	s.defaults()
 	if err := s.checkTimes(); err != nil {
 		return err
@@ -324,77 +353,64 @@ func (s *Source) sync(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	digest := n.digest()
-	secrets := s.Client.CoreV1().Secrets(s.Namespace)
-	for range maxAttempts {
-		now := s.Now()
-		sec, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			sec = nil
-		case err != nil:
-			return fmt.Errorf("failed to read the serving-certificate Secret %s/%s: %w", s.Namespace, s.Name, err)
-		}
+	// What the last attempt decided, once its write (if any) stands.
+	var (
+		now    time.Time
+		serve  *state // as read
+		issued bool   // new data written: serve it if it passes the checks
+	)
+	sec, err := change(ctx, maxAttempts, func(sec *corev1.Secret) (*corev1.Secret, error) {
+		now, serve, issued = s.Clock.Now(), nil, false
 		if sec != nil && s.deferToNewerClaim(sec, digest, now) {
-			return nil
+			return nil, nil
 		}
 		var ca *issuer
 		if sec != nil {
 			var reason string
 			if ca, reason = s.checkCA(sec, n, now); ca == nil {
 				s.Log.Info("Replacing the serving CA; clients must fetch the new "+CACertKey, "reason", reason)
-			} else if st, reason := s.checkLeaf(sec, ca, n, now); st != nil {
+			} else if serve, reason = s.checkLeaf(sec, ca, n, now); serve != nil {
 				if !s.claimDue(sec, digest, now) {
-					s.store(st)
-					return nil
+					return nil, nil
 				}
 				s.recordClaim(sec, digest, now)
-				if _, err := secrets.Update(ctx, sec, metav1.UpdateOptions{}); apierrors.IsConflict(err) {
-					continue
-				} else if err != nil {
-					return fmt.Errorf("failed to renew the claim on the serving-certificate Secret %s/%s: %w", s.Namespace, s.Name, err)
-				}
-				s.store(st)
-				return nil
+				return sec, nil
 			} else {
 				s.Log.Info("Renewing the serving certificate; the CA stays", "reason", reason)
 			}
 		}
 		data, err := s.issue(ca, n, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if sec == nil {
-			sec = &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "azure-authenticator"}},
-				Type:       corev1.SecretTypeTLS,
-				Data:       data,
-			}
-			s.recordClaim(sec, digest, now)
-			sec, err = secrets.Create(ctx, sec, metav1.CreateOptions{})
+			sec = s.secret().New(corev1.SecretTypeTLS, data)
 		} else {
 			sec.Data = data
-			s.recordClaim(sec, digest, now)
-			sec, err = secrets.Update(ctx, sec, metav1.UpdateOptions{})
 		}
-		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
-			continue // another replica wrote first: check what it wrote
-		}
-		if err != nil {
-			return fmt.Errorf("failed to write the serving-certificate Secret %s/%s: %w", s.Namespace, s.Name, err)
-		}
+		s.recordClaim(sec, digest, now)
+		issued = true
+		return sec, nil
+	})
+	switch {
+	case errors.Is(err, namedsecret.ErrLostRace):
+		return fmt.Errorf("serving-certificate Secret %s: other writers won %d times in a row", s.secret(), maxAttempts)
+	case err != nil:
+		return err // naming the Secret, when it is about the Secret
+	case issued:
 		// Serve what was written only if it passes the reader's checks.
 		ca, reason := s.checkCA(sec, n, now)
 		if ca == nil {
-			return fmt.Errorf("the serving CA just written to %s/%s is unusable: %s", s.Namespace, s.Name, reason)
+			return fmt.Errorf("the serving CA just written to %s is unusable: %s", s.secret(), reason)
 		}
-		st, reason := s.checkLeaf(sec, ca, n, now)
-		if st == nil {
-			return fmt.Errorf("the serving certificate just written to %s/%s is unusable: %s", s.Namespace, s.Name, reason)
+		if serve, reason = s.checkLeaf(sec, ca, n, now); serve == nil {
+			return fmt.Errorf("the serving certificate just written to %s is unusable: %s", s.secret(), reason)
 		}
-		s.store(st)
-		return nil
 	}
-	return fmt.Errorf("serving-certificate Secret %s/%s: other writers won %d times in a row", s.Namespace, s.Name, maxAttempts)
+	if serve != nil {
+		s.store(serve)
+	}
+	return nil
 }
 
 // deferToNewerClaim reports whether sec holds another configuration's

@@ -56,10 +56,12 @@ const (
 	ns      = "authn"
 	secName = "authn-tls"
 	day     = 24 * time.Hour
+	// claimExpiry is the default ClaimExpiry.
+	claimExpiry = 15 * time.Minute
 )
 
 func newSource(cs *fake.Clientset, clock *clocktesting.FakeClock, sans ...string) *servingcert.Source {
-	return &servingcert.Source{Client: cs, Namespace: ns, Name: secName, SANs: sans, Now: clock.Now, Log: logr.Discard()}
+	return &servingcert.Source{Client: cs, Namespace: ns, Name: secName, SANs: sans, Clock: clock, Log: logr.Discard()}
 }
 
 func mustSync(t *testing.T, s *servingcert.Source) {
@@ -839,7 +841,7 @@ func TestExpiredClaimIsTakenOverOnce(t *testing.T) {
 	}
 
 	// The restarted old replica is gone: its claim expires.
-	for range servingcert.DefaultClaimExpiry / time.Minute {
+	for range claimExpiry / time.Minute {
 		clock.Step(time.Minute)
 		mustSync(t, updated)
 	}

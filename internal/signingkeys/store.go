@@ -18,15 +18,16 @@ limitations under the License.
 // that every replica reads, so a token issued by one replica verifies on all.
 //
 // Every replica creates the Secret if it is missing (racing replicas settle
-// on whichever create won), reads it through the API server rather than a
-// label-filtered cache, and watches it by name. The elected leader alone
-// rotates: it publishes a new key Propagation before any replica may sign
-// with it, and drops a retired key only after Retain, longer than the
-// longest access-token lifetime plus clock skew.
+// on whichever create won), reads it through the API server, and watches
+// it by name (internal/namedsecret). The elected leader alone rotates: it
+// publishes a new key Propagation before any replica may sign with it, and
+// drops a retired key only after Retain, longer than the longest
+// access-token lifetime plus clock skew.
 package signingkeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -35,13 +36,11 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 
 	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
+	"github.com/azure-authenticator/azure-authenticator/internal/namedsecret"
 )
 
 // DataKey is the Secret key holding the keys.
@@ -60,8 +59,9 @@ type Store struct {
 	// Retain is how long a key stays after a newer one starts signing [70m:
 	// the 1h maximum tokenTTL + the 5m maximum clockSkew + margin].
 	Retain time.Duration
-	Now    func() time.Time
-	Log    logr.Logger
+	// Clock dates the keys [the real clock].
+	Clock clock.PassiveClock
+	Log   logr.Logger
 	// OnLoad, if set, is called with the ring after every change of the
 	// keys this replica holds, nil when it holds none (metrics).
 	OnLoad func(*accesstoken.Ring)
@@ -72,8 +72,8 @@ type Store struct {
 	setMu sync.Mutex
 }
 
-// defaults fills unset tunables once; Start, Sync and RotateOnce may run
-// concurrently.
+// defaults fills unset tunables once: Start and the Rotator's RotateOnce
+// may run concurrently.
 func (s *Store) defaults() { s.once.Do(s.setDefaults) }
 
 func (s *Store) setDefaults() {
@@ -86,9 +86,13 @@ func (s *Store) setDefaults() {
 	if s.Retain == 0 {
 		s.Retain = 70 * time.Minute
 	}
-	if s.Now == nil {
-		s.Now = time.Now
+	if s.Clock == nil {
+		s.Clock = clock.RealClock{}
 	}
+}
+
+func (s *Store) secret() namedsecret.Secret {
+	return namedsecret.Secret{Client: s.Client, Namespace: s.Namespace, Name: s.Name}
 }
 
 // Ring returns the current keys, or nil before they are loaded.
@@ -115,101 +119,89 @@ func (s *Store) Start(ctx context.Context) error {
 	if err := s.ensure(ctx); err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(s.Client, 0,
-		informers.WithNamespace(s.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + s.Name }))
-	inf := factory.Core().V1().Secrets().Informer()
-	recreate := make(chan struct{}, 1)
-	_, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.load(obj) },
-		UpdateFunc: func(_, obj any) { s.load(obj) },
-		DeleteFunc: func(any) {
-			s.Log.Info("Signing-key Secret deleted: no tokens are issued or accepted until it is recreated", "secret", s.Namespace+"/"+s.Name)
-			s.setRing(nil)
-			select {
-			case recreate <- struct{}{}:
-			default:
-			}
-		},
+	w, err := s.secret().Watch(ctx, func(sec *corev1.Secret) {
+		if sec == nil {
+			s.Log.Info("Signing-key Secret deleted: no tokens are issued or accepted until it is recreated", "secret", s.secret().String())
+		}
+		s.load(sec)
 	})
-	if err != nil {
-		return fmt.Errorf("failed to watch the signing-key Secret: %w", err)
+	if w == nil {
+		return err // nil when ctx ended first
 	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	defer w.Stop()
+	var retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-recreate:
-			if err := s.ensure(ctx); err != nil {
-				s.Log.Error(err, "Failed to recreate the signing-key Secret; retrying")
-				time.AfterFunc(5*time.Second, func() {
-					select {
-					case recreate <- struct{}{}:
-					default:
-					}
-				})
-			}
+		case <-w.Changed():
+		case <-retry:
+		}
+		retry = nil
+		if w.Last() != nil {
+			continue
+		}
+		if err := s.ensure(ctx); err != nil {
+			s.Log.Error(err, "Failed to recreate the signing-key Secret; retrying")
+			retry = time.After(5 * time.Second)
 		}
 	}
 }
 
 // ensure reads the Secret, creating it with one key when it is missing.
 func (s *Store) ensure(ctx context.Context) error {
-	secrets := s.Client.CoreV1().Secrets(s.Namespace)
-	sec, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		now := s.Now()
+	var created *accesstoken.SigningKey
+	// Two attempts: a create that loses the race reads the winner's keys.
+	sec, err := s.secret().Change(ctx, 2, func(sec *corev1.Secret) (*corev1.Secret, error) {
+		created = nil
+		if sec != nil {
+			return nil, nil
+		}
+		now := s.Clock.Now()
 		// Nobody can hold a token or a verifier yet: the first key signs at once.
-		key, kerr := accesstoken.NewSigningKey(now, now)
-		if kerr != nil {
-			return kerr
+		key, err := accesstoken.NewSigningKey(now, now)
+		if err != nil {
+			return nil, err
 		}
-		data, kerr := accesstoken.Marshal([]*accesstoken.SigningKey{key})
-		if kerr != nil {
-			return kerr
+		data, err := accesstoken.Marshal([]*accesstoken.SigningKey{key})
+		if err != nil {
+			return nil, err
 		}
-		sec, err = secrets.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace,
-				Labels: map[string]string{"app.kubernetes.io/managed-by": "azure-authenticator"}},
-			Type: corev1.SecretTypeOpaque,
-			Data: map[string][]byte{DataKey: data},
-		}, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			// Another replica won the race; use its keys.
-			sec, err = secrets.Get(ctx, s.Name, metav1.GetOptions{})
-		} else if err == nil {
-			s.Log.Info("Created the signing-key Secret", "secret", s.Namespace+"/"+s.Name, "kid", key.ID)
-		}
-	}
+		created = key
+		return s.secret().New(corev1.SecretTypeOpaque, map[string][]byte{DataKey: data}), nil
+	})
 	if err != nil {
-		return fmt.Errorf("failed to read or create the signing-key Secret %s/%s: %w", s.Namespace, s.Name, err)
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if created != nil {
+		s.Log.Info("Created the signing-key Secret", "secret", s.secret().String(), "kid", created.ID)
 	}
 	s.load(sec)
 	if s.Ring() == nil {
-		return fmt.Errorf("the signing-key Secret %s/%s holds no usable keys", s.Namespace, s.Name)
+		return fmt.Errorf("the signing-key Secret %s holds no usable keys", s.secret())
 	}
 	return nil
 }
 
-func (s *Store) load(obj any) {
-	sec, ok := obj.(*corev1.Secret)
-	if !ok {
+// load makes the keys of sec the ones in use; none when sec is nil,
+// being deleted or unusable.
+func (s *Store) load(sec *corev1.Secret) {
+	if sec == nil {
+		s.setRing(nil)
 		return
 	}
 	if sec.DeletionTimestamp != nil {
 		// Deleted, even if a finalizer holds it: the key-compromise
 		// procedure must not depend on who else holds the Secret.
 		s.setRing(nil)
-		s.Log.Info("Signing-key Secret is being deleted: no tokens are issued or accepted until it is recreated", "secret", s.Namespace+"/"+s.Name)
+		s.Log.Info("Signing-key Secret is being deleted: no tokens are issued or accepted until it is recreated", "secret", s.secret().String())
 		return
 	}
 	keys, err := accesstoken.Unmarshal(sec.Data[DataKey])
 	if err != nil {
 		// Fail closed: a broken Secret must not leave old keys in use.
 		s.setRing(nil)
-		s.Log.Error(err, "Signing-key Secret unusable: no tokens are issued or accepted", "secret", s.Namespace+"/"+s.Name)
+		s.Log.Error(err, "Signing-key Secret unusable: no tokens are issued or accepted", "secret", s.secret().String())
 		return
 	}
 	s.setRing(accesstoken.NewRing(keys))
@@ -250,23 +242,31 @@ func (r *Rotator) Start(ctx context.Context) error {
 // there first; the next round looks again.
 func (s *Store) RotateOnce(ctx context.Context) error {
 	s.defaults()
-	secrets := s.Client.CoreV1().Secrets(s.Namespace)
-	sec, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
-	if err != nil {
-		return client404(err)
+	_, err := s.secret().Change(ctx, 1, s.rotate)
+	if errors.Is(err, namedsecret.ErrLostRace) {
+		return nil
+	}
+	return err
+}
+
+// rotate returns sec with a key added or dropped as due, or nil when
+// nothing is due or sec is nil (the Store recreates it).
+func (s *Store) rotate(sec *corev1.Secret) (*corev1.Secret, error) {
+	if sec == nil {
+		return nil, nil
 	}
 	keys, err := accesstoken.Unmarshal(sec.Data[DataKey])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ring := accesstoken.NewRing(keys)
 	keys = ring.Keys() // sorted by SignFrom
-	now := s.Now()
+	now := s.Clock.Now()
 	changed := false
 	if newest := keys[len(keys)-1]; now.Sub(newest.Created) >= s.RotateAfter {
 		k, err := accesstoken.NewSigningKey(now, now.Add(s.Propagation))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		keys = append(keys, k)
 		changed = true
@@ -283,22 +283,12 @@ func (s *Store) RotateOnce(ctx context.Context) error {
 		kept = append(kept, k)
 	}
 	if !changed {
-		return nil
+		return nil, nil
 	}
 	data, err := accesstoken.Marshal(slices.Clip(kept))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sec.Data[DataKey] = data
-	if _, err := secrets.Update(ctx, sec, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
-		return fmt.Errorf("failed to update the signing-key Secret: %w", err)
-	}
-	return nil
-}
-
-func client404(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil // the Store recreates it
-	}
-	return fmt.Errorf("failed to read the signing-key Secret: %w", err)
+	return sec, nil
 }

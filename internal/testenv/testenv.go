@@ -23,6 +23,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -196,6 +197,17 @@ func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
 func Eventually(t testing.TB, what string, fn func() error) {
 	t.Helper()
 	EventuallyWithin(t, 15*time.Second, what, fn)
+}
+
+// Until fails t unless ok turns true within 15s.
+func Until(t testing.TB, what string, ok func() bool) {
+	t.Helper()
+	Eventually(t, what, func() error {
+		if ok() {
+			return nil
+		}
+		return errors.New("not yet")
+	})
 }
 
 // EventuallyWithin is Eventually with another bound, for waits that

@@ -1,0 +1,160 @@
+/*
+Copyright 2026 The azure-authenticator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package server
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// limitConnections caps the connections open at once at max. At the cap a
+// new connection first evicts the connection that has been idle (kept
+// alive between requests) the longest, so a client parking keep-alive
+// connections cannot lock others out; with none idle it is closed at once
+// (and counted), so slow or stalled clients cannot exhaust file
+// descriptors and memory. Unlike x/net/netutil's LimitListener it never
+// stops accepting: a blocked accept loop would leave new connections in
+// the kernel backlog, where honest clients wait as long as the attacker
+// likes. ConnState must be the server's ConnState hook.
+func limitConnections(ln net.Listener, max int) *connLimiter {
+	return &connLimiter{Listener: ln, max: max, idle: map[*limitedConn]uint64{}}
+}
+
+type connLimiter struct {
+	net.Listener
+	max int
+
+	mu   sync.Mutex
+	open int
+	idle map[*limitedConn]uint64 // idle connections, by when they became idle
+	tick uint64
+}
+
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if victim := l.reserve(); victim != nil {
+			_ = victim.Close() // frees its place; the reservation is ours
+		}
+		if !l.admit() {
+			connectionsRejected.Inc()
+			_ = c.Close()
+			continue
+		}
+		openConnections.Inc()
+		return &limitedConn{Conn: c, release: l.release}, nil
+	}
+}
+
+// reserve returns the longest-idle connection to evict when at the cap.
+func (l *connLimiter) reserve() *limitedConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open < l.max || len(l.idle) == 0 {
+		return nil
+	}
+	var victim *limitedConn
+	var since uint64
+	for c, t := range l.idle {
+		if victim == nil || t < since {
+			victim, since = c, t
+		}
+	}
+	delete(l.idle, victim)
+	return victim
+}
+
+func (l *connLimiter) admit() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open >= l.max {
+		return false
+	}
+	l.open++
+	return true
+}
+
+func (l *connLimiter) release(c *limitedConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	c.closed = true
+	delete(l.idle, c)
+	openConnections.Dec()
+}
+
+// ConnState tracks which connections are idle between requests.
+func (l *connLimiter) ConnState(c net.Conn, state http.ConnState) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	lc, ok := c.(*limitedConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch state {
+	case http.StateIdle:
+		if !lc.closed {
+			l.tick++
+			l.idle[lc] = l.tick
+		}
+	default:
+		delete(l.idle, lc)
+	}
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	closed  bool // under the limiter's mu
+	release func(*limitedConn)
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.release(c)
+	})
+	return err
+}
+
+// Connection metrics.
+var (
+	openConnections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "azure_authenticator_open_connections",
+		Help: "Connections open to the authenticator.",
+	})
+
+	connectionsRejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "azure_authenticator_connections_rejected_total",
+		Help: "Connections closed at accept because --max-connections were open.",
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(openConnections, connectionsRejected)
+}
