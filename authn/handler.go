@@ -120,7 +120,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		cfg:      cfg,
 		clock:    cfg.Clock,
-		verifier: &azuread.Verifier{Keys: cfg.Keys, Now: cfg.Clock.Now},
+		verifier: &azuread.Verifier{Keys: cfg.Keys, Clock: cfg.Clock},
 		auditor:  &auditor{w: cfg.Audit, clock: cfg.Clock},
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 	}
@@ -182,17 +182,25 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, req request) {
 	switch req.op {
 	case opAuthenticate:
 		h.authenticate(w, r, req)
-	case opStatus:
-		h.status(w, r, req)
 	case opJWKS:
 		h.jwks(w, r, req)
-	case opIdentity:
-		h.whoami(w, r, req)
-	case opFetch:
-		if req.variable == "" {
-			h.batch(w, r, req)
-		} else {
-			h.secret(w, r, req)
+	case opStatus, opIdentity, opFetch:
+		// The routes that take an access token start alike: decidable,
+		// then the token for the account in the path (the account served
+		// when the path names none).
+		ev := h.newEvent(r, req)
+		c, f := h.authorize(r, ev, ev.Account)
+		switch {
+		case f != nil:
+			h.respond(w, ev, f, nil)
+		case req.op == opStatus:
+			h.status(w, r, req, ev, c)
+		case req.op == opIdentity:
+			h.whoami(w, ev, c)
+		case req.single:
+			h.secret(w, r, req, ev, c)
+		default:
+			h.batch(w, r, ev, c)
 		}
 	default:
 		writeJSON(w, http.StatusNotFound, jsonError(http.StatusNotFound, "Not found"))

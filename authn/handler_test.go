@@ -19,6 +19,7 @@ package authn_test
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,6 +32,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/azure-authenticator/azure-authenticator/internal/secrets"
 
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -544,4 +547,97 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// Every route answers its failures from failure's one (route, code) table
+// and finishes through respond: the status route's unknown service is 404
+// where authenticate's is the generic 401; the token routes serve the
+// host's granted Secrets; every outcome leaves one audit line per variable.
+func TestEveryRouteAnswersFromTheOneTable(t *testing.T) {
+	store := secrets.NewStore()
+	store.MarkSynced()
+	store.Put("apps", "db", secrets.Compile("apps", "db", map[string]string{secrets.ExposeLabel: "true"},
+		map[string]string{secrets.AllowedHostsAnnotation: "app"}, map[string][]byte{"user": []byte("admin"), "bin": {0xff}}))
+	w := newWorld(t, func(c *authn.Config) { c.Secrets = store })
+	vm := azuretest.VM(w.tenant, subscription, "rg-apps", "vm-1")
+	w.host("app", vm, nil)
+	rec := w.authenticate("host/apps/app", azure.Token(vm, azuretest.TokenOptions{}), "127.0.0.1:1")
+	w.expectOK(rec)
+	authz := `Token token="` + base64.StdEncoding.EncodeToString(rec.Body.Bytes()) + `"`
+	get := func(path string, header ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.RemoteAddr = "127.0.0.1:1"
+		r.Header.Set("Authorization", authz)
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		return w.serve(r)
+	}
+
+	for _, tc := range []struct {
+		name, path      string
+		status          int
+		body, code, op  string
+		variablesAudits int
+	}{
+		{"status of the token's service", "/authn-azure/prod/default/status", 200, `{"status":"ok"}`, "", "validate-status", 0},
+		{"status of an unknown service: 404 there", "/authn-azure/nope/default/status", 404, "", "CONJ00005E", "validate-status", 0},
+		{"status for another account", "/authn-azure/prod/other/status", 401, unauthorized, "AZAUTH012E", "validate-status", 0},
+		{"one secret", "/secrets/default/variable/apps%2Fdb%2Fuser", 200, "admin", "", "fetch", 1},
+		{"one secret, fully qualified", "/secrets/default/variable/default%3Avariable%3Aapps%2Fdb%2Fuser", 200, "admin", "", "fetch", 1},
+		{"a key the Secret lacks", "/secrets/default/variable/apps/db/nope", 404, "", "CONJ00076E", "fetch", 1},
+		{"another namespace's variable", "/secrets/default/variable/other/db/user", 404, "", "CONJ00076E", "fetch", 1},
+		{"a version", "/secrets/default/variable/apps/db/user?version=2", 404, "", "CONJ00076E", "fetch", 1},
+		{"another account", "/secrets/other/variable/apps/db/user", 401, unauthorized, "AZAUTH012E", "fetch", 0},
+		{"batch", "/secrets?variable_ids=apps/db/user", 200, `{"apps/db/user":"admin"}`, "", "fetch", 1},
+		{"batch without ids", "/secrets", 400, "", "AZAUTH015E", "fetch", 0},
+		{"batch of a value that is not UTF-8", "/secrets?variable_ids=apps/db/user,apps/db/bin", 406, "", "AZAUTH013E", "fetch", 1},
+		{"whoami", "/whoami", 200, "", "", "identity-check", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(w.audit.events())
+			rec := get(tc.path)
+			if rec.Code != tc.status || tc.body != "" && rec.Body.String() != tc.body || tc.code != "" && !strings.Contains(rec.Body.String(), tc.code) && rec.Code != 401 {
+				t.Fatalf("%s: %d %s, want %d %s %s", tc.path, rec.Code, rec.Body, tc.status, tc.body, tc.code)
+			}
+			evs := w.audit.events()[before:]
+			if len(evs) != max(1, tc.variablesAudits) {
+				t.Fatalf("%d audit lines, want %d: %+v", len(evs), max(1, tc.variablesAudits), evs)
+			}
+			e := w.lastEvent(rec)
+			if e.Operation != tc.op || e.Code != tc.code || (tc.code == "") != (e.Result == "success") {
+				t.Fatalf("audit %+v, want operation %s code %q", e, tc.op, tc.code)
+			}
+			if tc.variablesAudits > 0 && e.Variable == "" {
+				t.Fatalf("audit %+v names no variable", e)
+			}
+			if strings.Contains(w.audit.buf.String(), "admin") {
+				t.Fatal("a secret value reached the audit log")
+			}
+		})
+	}
+	// Base64 on request, for the values JSON cannot carry.
+	if rec := get("/secrets?variable_ids=apps/db/bin", "Accept-Encoding", "base64"); rec.Code != 200 || rec.Header().Get("Content-Encoding") != "base64" ||
+		rec.Body.String() != `{"apps/db/bin":"/w=="}` {
+		t.Fatalf("base64 batch: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	// The one route whose unknown service is not a 404.
+	if rec = w.serve(httptest.NewRequest(http.MethodPost, "/authn-azure/nope/default/host%2Fapps%2Fapp/authenticate",
+		strings.NewReader("jwt="+azure.Token(vm, azuretest.TokenOptions{})))); rec.Code != 401 || rec.Body.String() != unauthorized {
+		t.Fatalf("authenticate at an unknown service: %d %s", rec.Code, rec.Body)
+	}
+	if e := w.lastEvent(rec); e.Code != "CONJ00005E" {
+		t.Fatalf("audit %+v", e)
+	}
+	// Every route answers one method; no route is a 404 with no audit line.
+	before := len(w.audit.events())
+	if rec := w.serve(httptest.NewRequest(http.MethodPost, "/whoami", nil)); rec.Code != 405 || rec.Header().Get("Allow") != http.MethodGet {
+		t.Fatalf("POST /whoami: %d %v", rec.Code, rec.Header())
+	}
+	if rec := w.serve(httptest.NewRequest(http.MethodGet, "/nothing", nil)); rec.Code != 404 {
+		t.Fatalf("GET /nothing: %d", rec.Code)
+	}
+	if got := len(w.audit.events()); got != before {
+		t.Fatalf("%d audit lines for 404 and 405", got-before)
+	}
 }

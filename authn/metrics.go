@@ -19,8 +19,6 @@ package authn
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-
-	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
 )
 
 // Metrics on the manager's metrics endpoint. Label values come only from
@@ -52,11 +50,6 @@ var (
 		Name: "azure_authenticator_requests_in_flight",
 		Help: "Requests holding one of the --max-in-flight slots (a request waiting on a provider key fetch holds none).",
 	})
-
-	signingKeys = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "azure_authenticator_signing_keys",
-		Help: "Access-token signing keys this replica holds. 0 while it holds none (not loaded yet, or the signing-key Secret deleted or unusable): it then neither issues nor accepts access tokens.",
-	})
 )
 
 // rejectReasons are the reasons of rejectedRequests, exported at zero from
@@ -64,18 +57,8 @@ var (
 var rejectReasons = []string{"overloaded", "panic"}
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(authentications, authenticationDuration, secretFetches, rejectedRequests, requestsInFlight, signingKeys)
+	ctrlmetrics.Registry.MustRegister(authentications, authenticationDuration, secretFetches, rejectedRequests, requestsInFlight)
 	for _, reason := range rejectReasons {
 		rejectedRequests.WithLabelValues(reason)
 	}
-}
-
-// RecordSigningKeys sets the signing-key gauge from the ring a store holds
-// (nil: none); pass it as signingkeys.Store.OnLoad.
-func RecordSigningKeys(r *accesstoken.Ring) {
-	n := 0
-	if r != nil {
-		n = len(r.Keys())
-	}
-	signingKeys.Set(float64(n))
 }

@@ -18,35 +18,9 @@ package authn
 
 import (
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-
-	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
 )
-
-func TestMetricSigningKeysCountsTheRing(t *testing.T) {
-	// The suite's manager set it; it reloads only when its Secret changes.
-	before := testutil.ToFloat64(signingKeys)
-	t.Cleanup(func() { signingKeys.Set(before) })
-	var keys []*accesstoken.SigningKey
-	for range 2 {
-		k, err := accesstoken.NewSigningKey(time.Now(), time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, k)
-	}
-	RecordSigningKeys(accesstoken.NewRing(keys))
-	if got := testutil.ToFloat64(signingKeys); got != 2 {
-		t.Fatalf("signing keys %v, want 2", got)
-	}
-	RecordSigningKeys(nil)
-	if got := testutil.ToFloat64(signingKeys); got != 0 {
-		t.Fatalf("signing keys %v without a ring, want 0", got)
-	}
-}
 
 // Alerts take the rate of refusals by reason: every reason is exported
 // before the first refusal.

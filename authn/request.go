@@ -65,8 +65,9 @@ type request struct {
 	// host is login parsed as host/<namespace>/<name>; hostOK says it was.
 	host   policy.HostID
 	hostOK bool
-	// variable is the single-secret route's id as it came (the SDK escapes
-	// it as one segment; others send its slashes as they are).
+	// single: the one-secret route; variable is its id as it came (the
+	// SDK escapes it as one segment; others send its slashes as they are).
+	single   bool
 	variable string
 }
 
@@ -77,11 +78,11 @@ func parseRequest(r *http.Request) request {
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	switch {
 	case path == "/whoami":
-		return request{op: opIdentity, method: http.MethodGet}
+		return request{op: opIdentity, method: http.MethodGet, account: served}
 	case path == "/secrets" || path == "/secrets/":
-		return request{op: opFetch, method: http.MethodGet}
+		return request{op: opFetch, method: http.MethodGet, account: served}
 	case len(segs) >= 4 && segs[0] == "secrets" && segs[2] == "variable":
-		return request{op: opFetch, method: http.MethodGet, account: unescape(segs[1]), variable: strings.Join(segs[3:], "/")}
+		return request{op: opFetch, method: http.MethodGet, account: unescape(segs[1]), single: true, variable: strings.Join(segs[3:], "/")}
 	case path == "/.well-known/jwks.json":
 		return request{op: opJWKS, method: http.MethodGet}
 	case len(segs) >= 4 && segs[0] == "authn-azure" && segs[len(segs)-1] == "authenticate":
@@ -126,6 +127,10 @@ func unescape(seg string) string {
 	}
 	return v
 }
+
+// served stands for the account served, on the routes whose path names
+// none.
+const served = "\x00served"
 
 // invalidSegment stands for a path segment that names nothing: it is not a
 // valid service id, account or login.

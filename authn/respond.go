@@ -59,6 +59,9 @@ func (h *Handler) newEvent(r *http.Request, req request) *event {
 	ev.RequestID = requestIDOf(r.Context())
 	ev.Operation = string(req.op)
 	ev.Service, ev.Account = req.service, req.account
+	if req.account == served {
+		ev.Account = h.cfg.Account
+	}
 	if req.loginOK {
 		ev.Host = req.login
 	}

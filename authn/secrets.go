@@ -79,13 +79,7 @@ func (h *Handler) lookupSecret(c *caller, raw string) ([]byte, *failure.Error) {
 }
 
 // secret implements GET /secrets/{account}/variable/{id}.
-func (h *Handler) secret(w http.ResponseWriter, r *http.Request, req request) {
-	ev := h.newEvent(r, req)
-	c, f := h.authorize(r, ev, req.account)
-	if f != nil {
-		h.respond(w, ev, f, nil)
-		return
-	}
+func (h *Handler) secret(w http.ResponseWriter, r *http.Request, req request, ev *event, c *caller) {
 	raw, err := url.PathUnescape(req.variable)
 	if err != nil {
 		raw = req.variable
@@ -107,14 +101,7 @@ func (h *Handler) secret(w http.ResponseWriter, r *http.Request, req request) {
 // batch implements GET /secrets?variable_ids=<id>,<id>... (and /secrets/,
 // which the Go SDK calls). All or nothing: the first failing id fails the
 // request with its status, naming it.
-func (h *Handler) batch(w http.ResponseWriter, r *http.Request, req request) {
-	ev := h.newEvent(r, req)
-	ev.Account = h.cfg.Account
-	c, f := h.authorize(r, ev, h.cfg.Account)
-	if f != nil {
-		h.respond(w, ev, f, nil)
-		return
-	}
+func (h *Handler) batch(w http.ResponseWriter, r *http.Request, ev *event, c *caller) {
 	query := r.URL.Query().Get("variable_ids")
 	if query == "" {
 		h.respond(w, ev, failure.New(failure.MissingQueryParam, "", "variable_ids"), nil)
@@ -154,14 +141,7 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, req request) {
 }
 
 // whoami implements GET /whoami.
-func (h *Handler) whoami(w http.ResponseWriter, r *http.Request, req request) {
-	ev := h.newEvent(r, req)
-	ev.Account = h.cfg.Account
-	c, f := h.authorize(r, ev, h.cfg.Account)
-	if f != nil {
-		h.respond(w, ev, f, nil)
-		return
-	}
+func (h *Handler) whoami(w http.ResponseWriter, ev *event, c *caller) {
 	body, _ := json.Marshal(map[string]string{
 		"account":         h.cfg.Account,
 		"username":        c.claims.Subject,

@@ -27,22 +27,19 @@ import (
 // cached state only: it never triggers discovery. The caller's token was
 // issued for one service; it may ask about another, which is then the one
 // further lookup of the request.
-func (h *Handler) status(w http.ResponseWriter, r *http.Request, req request) {
-	ev := h.newEvent(r, req)
-	c, f := h.authorize(r, ev, req.account)
-	if f == nil {
-		d := c.decision
-		if req.service != c.claims.Service {
-			d = h.cfg.Index.Decide(req.service, c.host.ID)
-		}
-		switch {
-		case d.Authenticator == nil:
-			f = failure.New(failure.WebserviceNotFound, "", "conjur/authn-azure/"+req.service)
-		case !d.Admitted && d.Authenticator.Enabled:
-			f = failure.New(failure.RoleNotAuthorizedOnResource, "", c.claims.Subject, "authenticate", h.cfg.Account+":webservice:conjur/authn-azure/"+req.service)
-		default:
-			f = h.healthProblem(d.Authenticator)
-		}
+func (h *Handler) status(w http.ResponseWriter, _ *http.Request, req request, ev *event, c *caller) {
+	d := c.decision
+	if req.service != c.claims.Service {
+		d = h.cfg.Index.Decide(req.service, c.host.ID)
+	}
+	var f *failure.Error
+	switch {
+	case d.Authenticator == nil:
+		f = failure.New(failure.WebserviceNotFound, "", "conjur/authn-azure/"+req.service)
+	case !d.Admitted && d.Authenticator.Enabled:
+		f = failure.New(failure.RoleNotAuthorizedOnResource, "", c.claims.Subject, "authenticate", h.cfg.Account+":webservice:conjur/authn-azure/"+req.service)
+	default:
+		f = h.healthProblem(d.Authenticator)
 	}
 	if f != nil {
 		h.respond(w, ev, f, nil)

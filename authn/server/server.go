@@ -79,9 +79,9 @@ func (s *Server) Ready() error {
 	return nil
 }
 
-// TLSConfig is the server's TLS configuration: TLS 1.2+, HTTP/2 only when
+// tlsConfig is the server's TLS configuration: TLS 1.2+, HTTP/2 only when
 // enabled.
-func (s *Server) TLSConfig() *tls.Config {
+func (s *Server) tlsConfig() *tls.Config {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.GetCertificate}
 	if s.EnableHTTP2 {
 		c.NextProtos = []string{"h2", "http/1.1"}
@@ -109,7 +109,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	srv := &http.Server{
 		Handler:           s.Handler,
-		TLSConfig:         s.TLSConfig(),
+		TLSConfig:         s.tlsConfig(),
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,

@@ -139,14 +139,14 @@ func (o *Options) Validate() error {
 	if o.LeaderElection && o.Namespace == "" {
 		errs = append(errs, fmt.Errorf("--leader-elect needs a namespace for its Lease: %w", managerns.ErrUnknown))
 	}
-	if _, _, err := SecretRef(o.SigningKeySecret, o.Namespace); err != nil {
+	if _, _, err := secretRef(o.SigningKeySecret, o.Namespace); err != nil {
 		errs = append(errs, fmt.Errorf("--signing-key-secret: %w", err))
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))
 	}
 	if o.TLSCertFile == "" {
-		if _, _, err := SecretRef(o.TLSSecret, o.Namespace); err != nil {
+		if _, _, err := secretRef(o.TLSSecret, o.Namespace); err != nil {
 			errs = append(errs, fmt.Errorf("--tls-secret: %w", err))
 		}
 	}
@@ -165,9 +165,9 @@ func (o *Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// SecretRef parses [namespace/]name; a bare name lives in the manager's
+// secretRef parses [namespace/]name; a bare name lives in the manager's
 // namespace, which must then be known.
-func SecretRef(ref, managerNamespace string) (string, string, error) {
+func secretRef(ref, managerNamespace string) (string, string, error) {
 	ns, name, found := strings.Cut(ref, "/")
 	if !found {
 		ns, name = managerNamespace, ref
@@ -316,10 +316,10 @@ func New(cfg *rest.Config, o Options) (*App, error) {
 		DialContext: o.Testing.DialContext, Log: log.WithName("providers"),
 	})
 
-	signingNS, signingName, _ := SecretRef(o.SigningKeySecret, o.Namespace)
+	signingNS, signingName, _ := secretRef(o.SigningKeySecret, o.Namespace)
 	a.SigningKeys = &signingkeys.Store{
 		Client: clientset, Namespace: signingNS, Name: signingName,
-		Clock: clk, Log: log.WithName("signing-keys"), OnLoad: authn.RecordSigningKeys,
+		Clock: clk, Log: log.WithName("signing-keys"),
 	}
 
 	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
@@ -332,7 +332,7 @@ func New(cfg *rest.Config, o Options) (*App, error) {
 		}
 		getCert, certRunnable = w.GetCertificate, w
 	} else {
-		tlsNS, tlsName, _ := SecretRef(o.TLSSecret, o.Namespace)
+		tlsNS, tlsName, _ := secretRef(o.TLSSecret, o.Namespace)
 		a.ServingCert = &servingcert.Source{
 			Client: clientset, Namespace: tlsNS, Name: tlsName, SANs: o.TLSSANs, CAConfigMap: o.TLSCAConfigMap,
 			Clock: clk, Log: log.WithName("serving-cert"),

@@ -316,9 +316,9 @@ func newRig(t *testing.T, opts Options, keys ...testKey) *testRig {
 	idp := newFakeIdP(t, keys...)
 	clock := clocktesting.NewFakeClock(time.Unix(1800000000, 0))
 	opts.DialContext = loopback.DialContext
-	opts.Now = clock.Now
+	opts.Clock = clock
 	ks := NewKeySets(opts)
-	return &testRig{idp: idp, clock: clock, ks: ks, v: &Verifier{Keys: ks, Now: clock.Now}, auth: authenticatorFor(idp.provider())}
+	return &testRig{idp: idp, clock: clock, ks: ks, v: &Verifier{Keys: ks, Clock: clock}, auth: authenticatorFor(idp.provider())}
 }
 
 func (r *testRig) set(t *testing.T) *keySet {

@@ -28,6 +28,7 @@ limitations under the License.
 package azuread
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -47,6 +48,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/utils/clock"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-logr/logr"
@@ -88,27 +91,17 @@ type Options struct {
 	// response changes nothing.
 	DropAfter time.Duration
 	Log       logr.Logger
-	Now       func() time.Time
+	Clock     clock.PassiveClock // [the real clock]
 }
 
 func (o *Options) defaults() {
-	if o.HTTPTimeout == 0 {
-		o.HTTPTimeout = 10 * time.Second
-	}
-	if o.RefreshInterval == 0 {
-		o.RefreshInterval = 5 * time.Minute
-	}
-	if o.RetryInterval == 0 {
-		o.RetryInterval = 30 * time.Second
-	}
-	if o.ForcedRefreshCooldown == 0 {
-		o.ForcedRefreshCooldown = 30 * time.Second
-	}
-	if o.DropAfter == 0 {
-		o.DropAfter = 3 * time.Minute
-	}
-	if o.Now == nil {
-		o.Now = time.Now
+	o.HTTPTimeout = cmp.Or(o.HTTPTimeout, 10*time.Second)
+	o.RefreshInterval = cmp.Or(o.RefreshInterval, 5*time.Minute)
+	o.RetryInterval = cmp.Or(o.RetryInterval, 30*time.Second)
+	o.ForcedRefreshCooldown = cmp.Or(o.ForcedRefreshCooldown, 30*time.Second)
+	o.DropAfter = cmp.Or(o.DropAfter, 3*time.Minute)
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
 	}
 	if o.DialContext == nil {
 		o.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
@@ -209,7 +202,7 @@ func (k *KeySets) Run(ctx context.Context, tick time.Duration) {
 // refreshDue starts the fetch of every key set that is due and returns
 // the fetches in flight it started or found.
 func (k *KeySets) refreshDue() []*fetchCall {
-	now := k.opts.Now()
+	now := k.opts.Clock.Now()
 	k.mu.Lock()
 	sets := make([]*keySet, 0, len(k.sets))
 	for _, s := range k.sets {
@@ -440,7 +433,7 @@ func (s *keySet) run(c *fetchCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HTTPTimeout)
 	defer cancel()
 	fetched, algs, issuer, err := s.fetchRecovered(ctx)
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	s.mu.Lock()
 	s.lastAttempt = now
 	s.lastErr = err

@@ -35,7 +35,7 @@ func TestRetiredKeyIsDroppedOnlyAfterTwoFetchesApart(t *testing.T) {
 	clock := clocktesting.NewFakeClock(time.Unix(1800000000, 0))
 	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	p := policy.Provider{Issuer: azure.IssuerV1(tenant), TenantID: tenant, CABundle: azure.CAPEM()}
-	ks := NewKeySets(Options{DialContext: loopback.DialContext, Now: clock.Now, DropAfter: 3 * time.Minute})
+	ks := NewKeySets(Options{DialContext: loopback.DialContext, Clock: clock, DropAfter: 3 * time.Minute})
 	set, err := ks.ensure(p)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestKeyThatReappearsIsNotDropped(t *testing.T) {
 	clock := clocktesting.NewFakeClock(time.Unix(1800000000, 0))
 	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	p := policy.Provider{Issuer: azure.IssuerV1(tenant), TenantID: tenant, CABundle: azure.CAPEM()}
-	ks := NewKeySets(Options{DialContext: loopback.DialContext, Now: clock.Now})
+	ks := NewKeySets(Options{DialContext: loopback.DialContext, Clock: clock})
 	set, _ := ks.ensure(p)
 	ctx := context.Background()
 	old := azure.SigningKey()

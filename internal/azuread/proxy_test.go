@@ -27,7 +27,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
@@ -110,7 +109,7 @@ func TestKeysAreFetchedThroughTheProxy(t *testing.T) {
 	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	p := policy.Provider{Issuer: azure.IssuerV1(tenant), TenantID: tenant, CABundle: azure.CAPEM()}
 	ks := NewKeySets(Options{DialContext: loopback.DialContext, Proxy: http.ProxyURL(proxyURL)})
-	v := &Verifier{Keys: ks, Now: time.Now}
+	v := &Verifier{Keys: ks}
 	token := azure.Token(azuretest.VM(tenant, "0f4c6c8e-7c31-4a39-8f2d-2f8e3b5a1d90", "rg", "vm-1"), azuretest.TokenOptions{})
 	if _, err := v.Verify(context.Background(), authenticatorFor(p), token); err != nil {
 		t.Fatalf("verify through the proxy: %v", err)

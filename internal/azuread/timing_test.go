@@ -241,7 +241,7 @@ func BenchmarkVerifyRejections(b *testing.B) {
 	if err := set.refreshNow(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	v := &Verifier{Keys: ks, Now: time.Now}
+	v := &Verifier{Keys: ks}
 	auth := authenticatorFor(p)
 	claims := azure.Claims(azuretest.VM(tenant, "0f4c6c8e-7c31-4a39-8f2d-2f8e3b5a1d90", "rg", "vm-1"), azuretest.TokenOptions{})
 	good := azure.Sign(claims)

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/azure-authenticator/azure-authenticator/internal/armid"
@@ -45,8 +47,15 @@ const MaxTokenBytes = 16 << 10
 
 // Verifier checks Azure tokens for an authenticator.
 type Verifier struct {
-	Keys *KeySets
-	Now  func() time.Time
+	Keys  *KeySets
+	Clock clock.PassiveClock // [the real clock]
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Clock == nil {
+		return time.Now()
+	}
+	return v.Clock.Now()
 }
 
 // Claims are the verified claims a decision needs.
@@ -167,7 +176,7 @@ func (v *Verifier) key(ctx context.Context, p policy.Provider, alg, kid string) 
 			return nil, fmt.Errorf("before fetching the keys of %s: %w", p.Issuer, err)
 		}
 		cause := set.lastError() // without a fetch now: why the last one failed
-		if c := set.fetchIfDue(v.Keys.opts.Now()); c != nil {
+		if c := set.fetchIfDue(v.Keys.opts.Clock.Now()); c != nil {
 			if err := set.wait(ctx, c); err != nil {
 				return nil, waitFailure(err, p.Issuer, "first key fetch")
 			}
@@ -186,7 +195,7 @@ func (v *Verifier) key(ctx context.Context, p policy.Provider, alg, kid string) 
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("before refreshing the keys of %s: %w", p.Issuer, err)
 		}
-		if c := set.forceFetch(v.Keys.opts.Now()); c != nil {
+		if c := set.forceFetch(v.Keys.opts.Clock.Now()); c != nil {
 			if err := set.wait(ctx, c); err != nil {
 				return nil, waitFailure(err, p.Issuer, "refresh for unknown kid "+kid)
 			}
@@ -342,7 +351,7 @@ func (v *Verifier) checkClaims(a *policy.Authenticator, p policy.Provider, paylo
 	if c.Audience, err = acceptedAudience(m["aud"], a.Audiences); err != nil {
 		return nil, err
 	}
-	now := v.Now()
+	now := v.now()
 	skew := a.ClockSkew
 	switch {
 	case !now.Before(c.Expiry.Add(skew)):

@@ -70,8 +70,8 @@ const (
 	maxCABundleBytes = 65536
 )
 
-// DefaultAudiences are the accepted audiences when the spec names none.
-var DefaultAudiences = []string{"https://management.azure.com/", "https://management.azure.com"}
+// defaultAudiences are the accepted audiences when the spec names none.
+var defaultAudiences = []string{"https://management.azure.com/", "https://management.azure.com"}
 
 // Host validates an AzureHost and returns its compiled form. The
 // error lists every broken rule with its field path.
@@ -248,7 +248,7 @@ func Authenticator(obj *authnv1alpha1.AzureAuthenticator) (*policy.Authenticator
 	}
 
 	if len(a.Audiences) == 0 {
-		a.Audiences = DefaultAudiences
+		a.Audiences = defaultAudiences
 	}
 	if len(a.Audiences) > maxAudiences {
 		errs = append(errs, field.TooMany(p.Child("audiences"), len(a.Audiences), maxAudiences))

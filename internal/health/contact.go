@@ -120,7 +120,7 @@ func (t *Contact) Start(ctx context.Context) error {
 			}
 		}
 		if t.Informers != nil {
-			t.Informers.Publish()
+			t.Informers.publish()
 		}
 		viewStaleness.Set(t.Staleness().Seconds())
 		if stale := t.contactAge(); err != nil && stale > 10*time.Second && !warned {

@@ -130,8 +130,8 @@ func (i *Informer) Failed(ctx context.Context, err error) {
 	}
 }
 
-// Recovered records that the informer's watch is established again.
-func (i *Informer) Recovered() {
+// recovered records that the informer's watch is established again.
+func (i *Informer) recovered() {
 	h := i.h
 	h.mu.Lock()
 	since := i.failingSince
@@ -161,9 +161,9 @@ func (i *Informer) stalenessLocked() time.Duration {
 	return i.h.clock.Since(i.failingSince)
 }
 
-// HandleWatchError is the informer's watch-error handler; next, when set,
+// handleWatchError is the informer's watch-error handler; next, when set,
 // is called as well (the default one logs).
-func (i *Informer) HandleWatchError(next toolscache.WatchErrorHandlerWithContext) toolscache.WatchErrorHandlerWithContext {
+func (i *Informer) handleWatchError(next toolscache.WatchErrorHandlerWithContext) toolscache.WatchErrorHandlerWithContext {
 	if next == nil {
 		next = toolscache.DefaultWatchErrorHandler
 	}
@@ -192,7 +192,7 @@ func (i *Informer) Instrument(
 ) toolscache.SharedIndexInformer {
 	inf := newInformer(i.ListerWatcher(lw))
 	// Cannot fail: the informer has not started.
-	if err := inf.SetWatchErrorHandlerWithContext(i.HandleWatchError(next)); err != nil {
+	if err := inf.SetWatchErrorHandlerWithContext(i.handleWatchError(next)); err != nil {
 		i.h.log.Error(err, "Failed to set the watch-error handler: this informer's failures are seen only by its watch requests", "informer", i.name)
 	}
 	return inf
@@ -228,13 +228,13 @@ func (o *observedListWatch) WatchWithContext(ctx context.Context, opts metav1.Li
 		// still holds what it had before the failure.
 		return watch.Filter(w, func(e watch.Event) (watch.Event, bool) {
 			if e.Type == watch.Bookmark && initialEventsEnd(e.Object) {
-				o.health.Recovered()
+				o.health.recovered()
 			}
 			return e, true
 		}), nil
 	case err == nil:
 		// A plain watch opens after its list has replaced the store.
-		o.health.Recovered()
+		o.health.recovered()
 	case streaming && !apierrors.IsTooManyRequests(err) && !utilnet.IsConnectionRefused(err):
 		// A streaming list the server refuses is retried as a plain list
 		// by the reflector; that list's failure is the one that counts.
@@ -283,8 +283,8 @@ func (h *Informers) Staleness(name string) time.Duration {
 	return worst
 }
 
-// Publish sets the per-informer staleness metric.
-func (h *Informers) Publish() {
+// publish sets the per-informer staleness metric.
+func (h *Informers) publish() {
 	h.mu.Lock()
 	worst := map[string]time.Duration{}
 	for _, i := range h.informers {

@@ -246,7 +246,7 @@ func TestPublishExportsEachInformersStaleness(t *testing.T) {
 	h.Informer("test-publish-healthy", true, nil)
 	failing.Failed(context.Background(), errDenied)
 	clk.SetTime(clk.Now().Add(42 * time.Second))
-	h.Publish()
+	h.publish()
 	if got := testutil.ToFloat64(informerStaleness.WithLabelValues("test-publish-failing")); got != 42 {
 		t.Fatalf("failing informer: %v, want 42", got)
 	}

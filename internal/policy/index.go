@@ -30,7 +30,6 @@ package policy
 
 import (
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,32 +149,16 @@ func (ix *Index) MarkSynced() { ix.synced.Store(true) }
 func (ix *Index) Synced() bool { return ix.synced.Load() }
 
 // PutHost stores or replaces a host.
-func (ix *Index) PutHost(h *Host) {
-	ix.mu.Lock()
-	ix.hosts[h.ID] = h
-	ix.mu.Unlock()
-}
+func (ix *Index) PutHost(h *Host) { put(&ix.mu, ix.hosts, h.ID, h) }
 
 // DeleteHost removes a host; removing an absent host is a no-op.
-func (ix *Index) DeleteHost(id HostID) {
-	ix.mu.Lock()
-	delete(ix.hosts, id)
-	ix.mu.Unlock()
-}
+func (ix *Index) DeleteHost(id HostID) { remove(&ix.mu, ix.hosts, id) }
 
 // PutAuthenticator stores or replaces an authenticator.
-func (ix *Index) PutAuthenticator(a *Authenticator) {
-	ix.mu.Lock()
-	ix.authenticators[a.ServiceID] = a
-	ix.mu.Unlock()
-}
+func (ix *Index) PutAuthenticator(a *Authenticator) { put(&ix.mu, ix.authenticators, a.ServiceID, a) }
 
 // DeleteAuthenticator removes an authenticator.
-func (ix *Index) DeleteAuthenticator(serviceID string) {
-	ix.mu.Lock()
-	delete(ix.authenticators, serviceID)
-	ix.mu.Unlock()
-}
+func (ix *Index) DeleteAuthenticator(serviceID string) { remove(&ix.mu, ix.authenticators, serviceID) }
 
 // PutNamespace stores a namespace's labels; the map must not be modified
 // afterwards.
@@ -183,16 +166,24 @@ func (ix *Index) PutNamespace(name string, l labels.Set) {
 	if l == nil {
 		l = labels.Set{}
 	}
-	ix.mu.Lock()
-	ix.namespaces[name] = l
-	ix.mu.Unlock()
+	put(&ix.mu, ix.namespaces, name, l)
 }
 
 // DeleteNamespace forgets a namespace; its hosts are then admitted nowhere.
-func (ix *Index) DeleteNamespace(name string) {
-	ix.mu.Lock()
-	delete(ix.namespaces, name)
-	ix.mu.Unlock()
+func (ix *Index) DeleteNamespace(name string) { remove(&ix.mu, ix.namespaces, name) }
+
+// put and remove hold the write lock for one map assignment: entries are
+// built before, so writers never make readers wait on more.
+func put[K comparable, V any](mu *sync.RWMutex, m map[K]V, k K, v V) {
+	mu.Lock()
+	m[k] = v
+	mu.Unlock()
+}
+
+func remove[K comparable, V any](mu *sync.RWMutex, m map[K]V, k K) {
+	mu.Lock()
+	delete(m, k)
+	mu.Unlock()
 }
 
 // Host returns the host with the given id.
@@ -252,27 +243,6 @@ func (ix *Index) Decide(serviceID string, id HostID) Decision {
 		Host:          h,
 		Admitted:      a.Admits(Namespace{Known: known, Labels: l}, h),
 	}
-}
-
-// AdmittingAuthenticators returns the sorted service ids of the
-// authenticators that admit the host, or nil when the host is not indexed.
-func (ix *Index) AdmittingAuthenticators(id HostID) []string {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	h := ix.hosts[id]
-	if h == nil {
-		return nil
-	}
-	l, known := ix.namespaces[id.Namespace]
-	ns := Namespace{Known: known, Labels: l}
-	var out []string
-	for name, a := range ix.authenticators {
-		if a.Admits(ns, h) {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Stats counts the index's entries.

@@ -56,6 +56,7 @@ package servingcert
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -184,27 +185,13 @@ type state struct {
 func (s *Source) defaults() { s.once.Do(s.setDefaults) }
 
 func (s *Source) setDefaults() {
-	if s.CAValidity == 0 {
-		s.CAValidity = defaultCAValidity
-	}
-	if s.CARenewBefore == 0 {
-		s.CARenewBefore = defaultCARenewBefore
-	}
-	if s.LeafValidity == 0 {
-		s.LeafValidity = defaultLeafValidity
-	}
-	if s.LeafRenewBefore == 0 {
-		s.LeafRenewBefore = defaultLeafRenewBefore
-	}
-	if s.Every == 0 {
-		s.Every = defaultEvery
-	}
-	if s.RenewEvery == 0 {
-		s.RenewEvery = defaultRenewEvery
-	}
-	if s.ClaimExpiry == 0 {
-		s.ClaimExpiry = defaultClaimExpiry
-	}
+	s.CAValidity = cmp.Or(s.CAValidity, defaultCAValidity)
+	s.CARenewBefore = cmp.Or(s.CARenewBefore, defaultCARenewBefore)
+	s.LeafValidity = cmp.Or(s.LeafValidity, defaultLeafValidity)
+	s.LeafRenewBefore = cmp.Or(s.LeafRenewBefore, defaultLeafRenewBefore)
+	s.Every = cmp.Or(s.Every, defaultEvery)
+	s.RenewEvery = cmp.Or(s.RenewEvery, defaultRenewEvery)
+	s.ClaimExpiry = cmp.Or(s.ClaimExpiry, defaultClaimExpiry)
 	if s.Clock == nil {
 		s.Clock = clock.RealClock{}
 	}

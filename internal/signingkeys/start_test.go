@@ -94,7 +94,7 @@ func TestStartCreatesFollowsAndRecreates(t *testing.T) {
 	s := newStore(cs, clock)
 	var mu sync.Mutex
 	var loads []*accesstoken.Ring
-	s.OnLoad = func(r *accesstoken.Ring) {
+	s.onLoad = func(r *accesstoken.Ring) {
 		mu.Lock()
 		defer mu.Unlock()
 		loads = append(loads, r)

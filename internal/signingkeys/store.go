@@ -26,6 +26,7 @@ limitations under the License.
 package signingkeys
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -62,14 +66,13 @@ type Store struct {
 	// Clock dates the keys [the real clock].
 	Clock clock.PassiveClock
 	Log   logr.Logger
-	// OnLoad, if set, is called with the ring after every change of the
-	// keys this replica holds, nil when it holds none (metrics).
-	OnLoad func(*accesstoken.Ring)
 
 	once sync.Once
 	ring atomic.Pointer[accesstoken.Ring]
-	// setMu orders ring changes with their OnLoad calls.
+	// setMu orders ring changes with their publication.
 	setMu sync.Mutex
+	// onLoad hears every ring change (tests).
+	onLoad func(*accesstoken.Ring)
 }
 
 // defaults fills unset tunables once: Start and the Rotator's RotateOnce
@@ -77,15 +80,9 @@ type Store struct {
 func (s *Store) defaults() { s.once.Do(s.setDefaults) }
 
 func (s *Store) setDefaults() {
-	if s.Propagation == 0 {
-		s.Propagation = 2 * time.Minute
-	}
-	if s.RotateAfter == 0 {
-		s.RotateAfter = 24 * time.Hour
-	}
-	if s.Retain == 0 {
-		s.Retain = 70 * time.Minute
-	}
+	s.Propagation = cmp.Or(s.Propagation, 2*time.Minute)
+	s.RotateAfter = cmp.Or(s.RotateAfter, 24*time.Hour)
+	s.Retain = cmp.Or(s.Retain, 70*time.Minute)
 	if s.Clock == nil {
 		s.Clock = clock.RealClock{}
 	}
@@ -98,13 +95,18 @@ func (s *Store) secret() namedsecret.Secret {
 // Ring returns the current keys, or nil before they are loaded.
 func (s *Store) Ring() *accesstoken.Ring { return s.ring.Load() }
 
-// setRing replaces the keys in use and reports them to OnLoad.
+// setRing replaces the keys in use and publishes their number.
 func (s *Store) setRing(r *accesstoken.Ring) {
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
 	s.ring.Store(r)
-	if s.OnLoad != nil {
-		s.OnLoad(r)
+	n := 0
+	if r != nil {
+		n = len(r.Keys())
+	}
+	keysHeld.Set(float64(n))
+	if s.onLoad != nil {
+		s.onLoad(r)
 	}
 }
 
@@ -292,3 +294,10 @@ func (s *Store) rotate(sec *corev1.Secret) (*corev1.Secret, error) {
 	sec.Data[DataKey] = data
 	return sec, nil
 }
+
+var keysHeld = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "azure_authenticator_signing_keys",
+	Help: "Access-token signing keys this replica holds. 0 while it holds none (not loaded yet, or the signing-key Secret deleted or unusable): it then neither issues nor accepts access tokens.",
+})
+
+func init() { ctrlmetrics.Registry.MustRegister(keysHeld) }

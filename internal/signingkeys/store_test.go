@@ -63,7 +63,7 @@ func TestOnLoadReportsEveryRingChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen []*accesstoken.Ring
-	s := &Store{Namespace: "ns", Name: "keys", OnLoad: func(r *accesstoken.Ring) { seen = append(seen, r) }}
+	s := &Store{Namespace: "ns", Name: "keys", onLoad: func(r *accesstoken.Ring) { seen = append(seen, r) }}
 	s.load(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "keys"}, Data: map[string][]byte{DataKey: data}})
 	s.load(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "keys"}, Data: map[string][]byte{DataKey: []byte("garbage")}})
 	if len(seen) != 2 || seen[0] == nil || len(seen[0].Keys()) != 1 || seen[1] != nil || s.Ring() != nil {
