@@ -35,16 +35,17 @@ import (
 
 // authenticate implements POST /authn-azure/{service}/{account}/{login}/authenticate.
 //
-// One decision (policy.Index.Decide) is read for the whole request, so
-// every step sees the same authenticator, host and admission. Decision
-// order, so that a caller without a valid matching token cannot tell
-// unknown services, accounts or hosts from forbidden ones:
+// Decision order, so that a caller without a valid matching token cannot
+// tell unknown services, accounts or hosts from forbidden ones:
 //  0. parse the body (400, 413);
 //  1. service and account: if unknown or disabled, do the same
 //     verification work against a dummy key and answer 401;
 //  2. verify the token with the keys of the authenticator's provider named
 //     by its iss;
-//  3. the host named by the login;
+//  3. one decision (policy.Index.Decide) for everything after: read once
+//     verification is done, since it may have waited on a key fetch, so
+//     that a host deleted or an authenticator disabled meanwhile gets
+//     nothing; the host named by the login;
 //  4. match the claims against it;
 //  5. only then admission: 403 for a valid token that matches an existing
 //     host this authenticator does not admit.
@@ -63,15 +64,16 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req reque
 		return
 	}
 
-	// (1) Service and account.
-	d := h.cfg.Index.Decide(req.service, req.host)
-	ev.knownService = d.Authenticator != nil
+	// (1) Service and account: the authenticator names the keys that
+	// verify the token.
+	auth, known := h.cfg.Index.Authenticator(req.service)
+	ev.knownService = known
 	switch {
 	case req.account != h.cfg.Account:
 		f = failure.New(failure.AccountNotServed, "", req.account)
-	case d.Authenticator == nil:
+	case !known:
 		f = failure.New(failure.WebserviceNotFound, "", "conjur/authn-azure/"+req.service)
-	case !d.Authenticator.Enabled:
+	case !auth.Enabled:
 		f = failure.New(failure.AuthenticatorDisabled, "", "authn-azure/"+req.service)
 	}
 	if f != nil {
@@ -81,14 +83,18 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req reque
 	}
 
 	// (2) The token.
-	claims, err := h.verifier.Verify(r.Context(), d.Authenticator, jwt)
+	claims, err := h.verifier.Verify(r.Context(), auth, jwt)
 	if err != nil {
 		fail(failure.As(err))
 		return
 	}
 
-	// (3) The host.
+	// (3) The decision, and the host.
+	d := h.cfg.Index.Decide(req.service, req.host)
 	switch {
+	case d.Authenticator == nil || !d.Authenticator.Enabled:
+		fail(failure.New(failure.WebserviceNotFound, "authenticator removed or disabled during the request", "conjur/authn-azure/"+req.service))
+		return
 	case !req.hostOK:
 		fail(failure.New(failure.RoleNotFound, "login is not host/<namespace>/<name>", req.login))
 		return

@@ -13,6 +13,7 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License.
 */
+
 // Package authn is the authenticator's HTTP layer: Conjur's authn-azure
 // and secrets REST routes as one http.Handler, served from the policy index
 // on every replica. The listener around it (TLS, connection limits,

@@ -589,6 +589,10 @@ func TestEveryRouteAnswersFromTheOneTable(t *testing.T) {
 		{"another namespace's variable", "/secrets/default/variable/other/db/user", 404, "", "CONJ00076E", "fetch", 1},
 		{"a version", "/secrets/default/variable/apps/db/user?version=2", 404, "", "CONJ00076E", "fetch", 1},
 		{"another account", "/secrets/other/variable/apps/db/user", 401, unauthorized, "AZAUTH012E", "fetch", 0},
+		// Path text never stands for the account served.
+		{"an account segment of NUL+served", "/secrets/%00served/variable/apps%2Fdb%2Fuser", 401, unauthorized, "AZAUTH012E", "fetch", 0},
+		{"an empty account segment", "/secrets//variable/apps%2Fdb%2Fuser", 401, unauthorized, "AZAUTH012E", "fetch", 0},
+		{"status at an account segment of NUL+served", "/authn-azure/prod/%00served/status", 401, unauthorized, "AZAUTH012E", "validate-status", 0},
 		{"batch", "/secrets?variable_ids=apps/db/user", 200, `{"apps/db/user":"admin"}`, "", "fetch", 1},
 		{"batch without ids", "/secrets", 400, "", "AZAUTH015E", "fetch", 0},
 		{"batch of a value that is not UTF-8", "/secrets?variable_ids=apps/db/user,apps/db/bin", 406, "", "AZAUTH013E", "fetch", 1},

@@ -5,7 +5,7 @@ Licensed under the Apache License, Version 2.0 (the "License");
 you may not use this file except in compliance with the License.
 You may obtain a copy of the License at
 
-	http://www.apache.org/licenses/LICENSE-2.0
+    http://www.apache.org/licenses/LICENSE-2.0
 
 Unless required by applicable law or agreed to in writing, software
 distributed under the License is distributed on an "AS IS" BASIS,
@@ -13,6 +13,7 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License.
 */
+
 package authn
 
 import (
@@ -58,6 +59,9 @@ type request struct {
 	method  string // the one method the route answers
 	service string
 	account string
+	// accountServed: the path names no account (/whoami, /secrets); the
+	// request is for the account served. Never set from path text.
+	accountServed bool
 	// login is the authenticate route's login segment unescaped exactly
 	// once (host%2Fns%2Fname); loginOK is false when it did not unescape.
 	login   string
@@ -78,9 +82,9 @@ func parseRequest(r *http.Request) request {
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	switch {
 	case path == "/whoami":
-		return request{op: opIdentity, method: http.MethodGet, account: served}
+		return request{op: opIdentity, method: http.MethodGet, accountServed: true}
 	case path == "/secrets" || path == "/secrets/":
-		return request{op: opFetch, method: http.MethodGet, account: served}
+		return request{op: opFetch, method: http.MethodGet, accountServed: true}
 	case len(segs) >= 4 && segs[0] == "secrets" && segs[2] == "variable":
 		return request{op: opFetch, method: http.MethodGet, account: unescape(segs[1]), single: true, variable: strings.Join(segs[3:], "/")}
 	case path == "/.well-known/jwks.json":
@@ -127,10 +131,6 @@ func unescape(seg string) string {
 	}
 	return v
 }
-
-// served stands for the account served, on the routes whose path names
-// none.
-const served = "\x00served"
 
 // invalidSegment stands for a path segment that names nothing: it is not a
 // valid service id, account or login.

@@ -18,13 +18,11 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -84,15 +82,8 @@ func (r *AzureAuthenticatorReconciler) Reconcile(ctx context.Context, req ctrl.R
 		}
 		r.Recorder.Eventf(auth, nil, eventType, after.Reason, "Reconcile", "%s", after.Message)
 	}
-	patch := client.MergeFromWithOptions(auth.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	auth.Status = status
-	if err := r.Client.Status().Patch(ctx, auth, patch); err != nil {
-		if apierrors.IsConflict(err) {
-			// Our cached copy is stale; the newer version's event is
-			// already on its way and will reconcile again.
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("failed to patch AzureAuthenticator status: %w", err)
+	if written, err := patchStatus(ctx, r.Client, "AzureAuthenticator", auth, func() { auth.Status = status }); !written {
+		return ctrl.Result{}, err
 	}
 	return result, nil
 }

@@ -36,7 +36,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -107,15 +106,8 @@ func (r *AzureHostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, nil
 	}
 	r.recordTransitions(host, &status)
-	patch := client.MergeFromWithOptions(host.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	host.Status = status
-	if err := r.Client.Status().Patch(ctx, host, patch); err != nil {
-		if apierrors.IsConflict(err) {
-			// Our cached copy is stale; the newer version's event is
-			// already on its way and will reconcile again.
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("failed to patch AzureHost status: %w", err)
+	if _, err := patchStatus(ctx, r.Client, "AzureHost", host, func() { host.Status = status }); err != nil {
+		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, nil
 }

@@ -17,7 +17,11 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
 	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -55,4 +59,20 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("failed to set up the AzureAuthenticator status controller: %w", err)
 	}
 	return nil
+}
+
+// patchStatus writes obj's status as set changes it, under optimistic
+// locking, and says whether it was written. A conflict is no error: the
+// cached copy was stale, and the newer version's event is already on its
+// way to reconcile again.
+func patchStatus(ctx context.Context, c client.Client, kind string, obj client.Object, set func()) (bool, error) {
+	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
+	set()
+	if err := c.Status().Patch(ctx, obj, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("failed to patch %s status: %w", kind, err)
+	}
+	return true, nil
 }

@@ -13,6 +13,7 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License.
 */
+
 // Package app assembles the manager: the one place where the controllers,
 // the feeders, the stores, the HTTP handler and its listener are built and
 // wired together. main.go parses flags into Options and calls New; every

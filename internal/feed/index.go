@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -120,6 +122,11 @@ func (f *IndexFeeder) hostHandler(log logger) toolscache.ResourceEventHandler {
 
 // countHosts publishes the index's host count after each host change.
 func (f *IndexFeeder) countHosts() { indexHosts.Set(float64(f.Index.Stats().Hosts)) }
+
+var indexHosts = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "azure_authenticator_index_hosts",
+	Help: "AzureHosts in this replica's policy index.",
+})
 
 func (f *IndexFeeder) authenticatorHandler(log logger) toolscache.ResourceEventHandler {
 	return Handler(func(auth *authnv1alpha1.AzureAuthenticator) {

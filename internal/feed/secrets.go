@@ -160,19 +160,12 @@ func secretInformerName(src string) string {
 	return "secrets/" + src
 }
 
-// Feed metrics. Label values are fixed by the flags (the
+// secretsServable's label values are fixed by the flags (the
 // --secret-namespaces served, "*" for all), never request text.
-var (
-	indexHosts = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "azure_authenticator_index_hosts",
-		Help: "AzureHosts in this replica's policy index.",
-	})
-
-	secretsServable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "azure_authenticator_secrets_servable",
-		Help: "1 when the exposed Secrets of the namespace (* for all namespaces) are served, 0 while they are not (not synced yet, or cannot be listed): their secret requests get 503.",
-	}, []string{"namespace"})
-)
+var secretsServable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "azure_authenticator_secrets_servable",
+	Help: "1 when the exposed Secrets of the namespace (* for all namespaces) are served, 0 while they are not (not synced yet, or cannot be listed): their secret requests get 503.",
+}, []string{"namespace"})
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(indexHosts, secretsServable)

@@ -31,10 +31,12 @@ limitations under the License.
 package namedsecret
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -54,7 +56,14 @@ type Secret struct {
 	Client    kubernetes.Interface
 	Namespace string
 	Name      string
+	// FirstList bounds how long Watch waits for its first list [30s].
+	FirstList time.Duration
 }
+
+// defaultFirstList is long enough for a slow API server, short enough that
+// a manager without list and watch on its Secret fails at start, saying
+// so, rather than run without following it.
+const defaultFirstList = 30 * time.Second
 
 // String is namespace/name, for logs and errors.
 func (s Secret) String() string { return s.Namespace + "/" + s.Name }
@@ -151,8 +160,11 @@ type Watcher struct {
 //
 // Watch returns once onChange has seen the Secret as it stood when the
 // watch began; it returns a nil Watcher, and no error, when ctx ends
-// first.
+// first, and an error naming the last list or watch failure when the
+// first list has not arrived within FirstList (the RBAC for the Secret
+// lacks list or watch by name, typically).
 func (s Secret) Watch(ctx context.Context, onChange func(*corev1.Secret)) (*Watcher, error) {
+	parent := ctx
 	ctx, stop := context.WithCancel(ctx)
 	w := &Watcher{secret: s, stop: stop, changed: make(chan struct{}, 1),
 		inf: informers.NewSharedInformerFactoryWithOptions(s.Client, 0,
@@ -179,10 +191,24 @@ func (s Secret) Watch(ctx context.Context, onChange func(*corev1.Secret)) (*Watc
 		stop()
 		return nil, fmt.Errorf("failed to watch the Secret %s: %w", s, err)
 	}
+	var lastErr atomic.Pointer[error]
+	_ = w.inf.Core().V1().Secrets().Informer().SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+		lastErr.Store(&err)
+		cache.DefaultWatchErrorHandler(ctx, r, err)
+	}) // fails only once started
 	w.inf.Start(ctx.Done())
-	if !cache.WaitFor(ctx, "", reg.HasSyncedChecker()) {
+	wait, cancel := context.WithTimeout(ctx, cmp.Or(s.FirstList, defaultFirstList))
+	defer cancel()
+	if !cache.WaitFor(wait, "", reg.HasSyncedChecker()) {
 		w.Stop()
-		return nil, nil
+		if parent.Err() != nil {
+			return nil, nil
+		}
+		reason := "no answer"
+		if err := lastErr.Load(); err != nil {
+			reason = (*err).Error()
+		}
+		return nil, fmt.Errorf("cannot list and watch the Secret %s by name (the manager needs get, list and watch on it): %s", s, reason)
 	}
 	return w, nil
 }

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -411,5 +412,20 @@ func TestWatcherChangeStartsFromTheLastSeen(t *testing.T) {
 	})
 	if !errors.Is(err, namedsecret.ErrLostRace) || len(calls) != 2 || gets() != 1 {
 		t.Fatalf("Change on a conflict: %v, change saw %v, %d gets", err, calls, gets())
+	}
+}
+
+// A manager that may not list or watch its Secret fails at Watch, naming
+// the refusal, instead of running on without following it.
+func TestWatchWithoutListPermissionFailsSayingWhy(t *testing.T) {
+	cs := fake.NewClientset(secret(ns, name, "1"))
+	cs.PrependReactor("list", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(secretsResource, name, errors.New("RBAC: access denied"))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := namedsecret.Secret{Client: cs, Namespace: ns, Name: name, FirstList: 300 * time.Millisecond}.Watch(ctx, nil)
+	if w != nil || err == nil || !strings.Contains(err.Error(), "forbidden") || !strings.Contains(err.Error(), ns+"/"+name) {
+		t.Fatalf("Watch = %v, %v; want no watcher and an error naming the Secret and the refusal", w, err)
 	}
 }

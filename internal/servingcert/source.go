@@ -766,11 +766,7 @@ func (s *Source) issue(ca *issuer, n names, now time.Time) (map[string][]byte, e
 			return nil, err
 		}
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := newSerial()
+	key, serial, err := newKeyAndSerial()
 	if err != nil {
 		return nil, err
 	}
@@ -818,11 +814,7 @@ func (s *Source) issue(ca *issuer, n names, now time.Time) (map[string][]byte, e
 }
 
 func (s *Source) newCA(n names, now time.Time) (*issuer, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := newSerial()
+	key, serial, err := newKeyAndSerial()
 	if err != nil {
 		return nil, err
 	}
@@ -848,6 +840,16 @@ func (s *Source) newCA(n names, now time.Time) (*issuer, error) {
 		return nil, err
 	}
 	return &issuer{cert: cert, pem: pemCert(der), key: key}, nil
+}
+
+// newKeyAndSerial is a fresh P-256 key and serial for a certificate.
+func newKeyAndSerial() (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := newSerial()
+	return key, serial, err
 }
 
 func newSerial() (*big.Int, error) {

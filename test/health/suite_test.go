@@ -13,6 +13,7 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License.
 */
+
 // Package health tests a replica's health under RBAC and connection
 // faults against its own API server: each test starts a replica as a
 // user with only the permissions the test gives it, and that replica is
