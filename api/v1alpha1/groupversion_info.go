@@ -23,6 +23,8 @@ limitations under the License.
 //
 // +kubebuilder:object:generate=true
 // +groupName=authn.dap.io
+//
+// It imports nothing of ours.
 package v1alpha1
 
 import (

@@ -18,6 +18,8 @@ limitations under the License.
 // timeouts and graceful shutdown around an http.Handler (authn.Handler),
 // as a controller-runtime Runnable on every replica. It knows nothing of
 // routes, tokens or the index.
+//
+// It imports nothing of ours.
 package server
 
 import (

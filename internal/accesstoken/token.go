@@ -24,6 +24,8 @@ limitations under the License.
 // "payload" as padded standard base64 while JWS uses unpadded base64url;
 // both read the same text because the claims JSON is written so that its
 // standard base64 has no '+', '/' or '=' (see encodePayload).
+//
+// A domain package: it imports nothing of ours, and never a client.
 package accesstoken
 
 import (

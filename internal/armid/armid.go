@@ -24,6 +24,8 @@ limitations under the License.
 // Go, and an exact comparison fails closed.
 //
 // The package knows nothing of tokens or Kubernetes.
+//
+// A domain package: it imports nothing of ours.
 package armid
 
 import (

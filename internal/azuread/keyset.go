@@ -25,6 +25,9 @@ limitations under the License.
 // runs on its own deadline so that no caller can cancel it for the others.
 // It does not know about hosts: matching claims to an AzureHost is policy's
 // job.
+//
+// It imports only the domain packages; never the controllers, the HTTP
+// side (authn) or the assembly.
 package azuread
 
 import (

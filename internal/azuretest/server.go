@@ -26,6 +26,9 @@ limitations under the License.
 // for v1, .../<tenant>/v2.0 for v2), so a verifier configured with such an
 // issuer discovers and checks exactly as it would against Azure. It never
 // contacts anything but loopback.
+//
+// A test fixture: only tests, hack/ and test/ import it; it imports only
+// armid.
 package azuretest
 
 import (

@@ -20,6 +20,8 @@ limitations under the License.
 // status a client sees on each route, and the reason that goes to the audit
 // log only. It is the single source of all four: the server, the README's
 // code table (checked by a test) and the metrics' code label follow it.
+//
+// A domain package: it imports nothing of ours.
 package failure
 
 import (

@@ -18,6 +18,8 @@ limitations under the License.
 // repository's chart, for the chart's tests and the demo. Like the envtest
 // binaries, a missing helm is an error naming the command that builds it:
 // nothing skips.
+//
+// A test fixture: only tests, hack/ and test/ import it.
 package helm
 
 import (

@@ -17,6 +17,8 @@ limitations under the License.
 // Package loopback provides a dialer that connects to loopback addresses
 // only. Tests put it under every client they build, so no test request can
 // leave the machine, whatever address a bug or a sample hands it.
+//
+// It imports nothing of ours.
 package loopback
 
 import (

@@ -17,6 +17,8 @@ limitations under the License.
 // Package managerns finds the namespace the manager lives in, where it keeps
 // its own objects (the leader-election lease, later its Secrets), so the
 // manager runs the same in a pod and on a laptop.
+//
+// It imports nothing of ours.
 package managerns
 
 import (

@@ -26,6 +26,9 @@ limitations under the License.
 //
 // The package knows nothing of the Kubernetes API types or clients: callers
 // hand it compiled values (see Host and Authenticator).
+//
+// A domain package: it imports only the other domain packages (armid,
+// failure), never the Kubernetes API types or a client.
 package policy
 
 import (

@@ -23,6 +23,9 @@ limitations under the License.
 // namespace) or is "*" (every host of the namespace). An AzureHost never
 // grants access by itself. Entries are immutable once stored; values are
 // never logged.
+//
+// A domain package: it imports nothing of ours, and never a client: the
+// feeder (internal/feed) fills it.
 package secrets
 
 import (

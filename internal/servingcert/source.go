@@ -52,6 +52,9 @@ limitations under the License.
 // newest configuration wins, once. A claim nobody has renewed for
 // ClaimExpiry (its replicas are gone, e.g. an old replica that restarted
 // after the new ones and was then removed) is taken over.
+//
+// It imports only internal/namedsecret; never the controllers, the HTTP
+// side or the assembly.
 package servingcert
 
 import (

@@ -23,6 +23,9 @@ limitations under the License.
 // publishes a new key Propagation before any replica may sign with it, and
 // drops a retired key only after Retain, longer than the longest
 // access-token lifetime plus clock skew.
+//
+// It imports only internal/accesstoken and internal/namedsecret; never the
+// controllers, the HTTP side or the assembly.
 package signingkeys
 
 import (

@@ -18,6 +18,8 @@ limitations under the License.
 // and etcd built by hack/build-envtest.sh, with this repository's CRDs
 // installed. It never skips: a test that needs the API server fails when the
 // binaries are missing, with the command that builds them.
+//
+// A test fixture: only tests, hack/ and test/ import it.
 package testenv
 
 import (
