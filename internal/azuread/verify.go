@@ -17,16 +17,17 @@ limitations under the License.
 package azuread
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"slices"
@@ -34,8 +35,6 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
-
-	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/azure-authenticator/azure-authenticator/internal/armid"
 	"github.com/azure-authenticator/azure-authenticator/internal/failure"
@@ -80,59 +79,142 @@ var forbiddenHeaders = []string{"jwk", "jku", "x5u", "x5c", "crit"}
 // waited for a key fetch, an error wrapping ctx's). Every call pays exactly
 // one signature verification, real or dummy, whatever refuses the token.
 func (v *Verifier) Verify(ctx context.Context, a *policy.Authenticator, raw string) (*Claims, error) {
-	jws, key, provider, kid, err := v.prepare(ctx, a, raw)
-	if err != nil {
+	t, key, provider, err := v.prepare(ctx, a, raw)
+	switch {
+	case err != nil && t != nil:
+		dummyVerify(ctx, t.signingInput) // parsed already, as DummyVerify would
+		return nil, err
+	case err != nil:
 		DummyVerify(ctx, raw)
 		return nil, err
 	}
 	countVerification(ctx)
-	verified, err := jws.Verify(key)
-	if err != nil {
-		return nil, failure.New(failure.TokenDecodeFailed, "signature does not verify with the provider's key "+kid)
+	if !verifySignature(key, t.alg, t.signingInput, t.signature) {
+		return nil, failure.New(failure.TokenDecodeFailed, "signature does not verify with the provider's key "+t.kid)
 	}
-	return v.checkClaims(a, provider, verified)
+	return v.checkClaims(a, provider, t.claims)
+}
+
+// token is a compact JWS taken apart, not yet verified.
+type token struct {
+	alg, kid     string
+	claims       map[string]any
+	signingInput string // header.payload, as sent
+	signature    []byte
+}
+
+// parseToken takes raw apart: three base64url parts, a header that passes
+// checkHeader, a payload that is one JSON object. The real path and
+// DummyVerify both do exactly this work, so that the time of a refusal
+// does not tell which of them answered.
+func parseToken(raw string) (*token, error) {
+	if len(raw) > MaxTokenBytes {
+		return nil, failure.New(failure.RequestBodyMissingJWTToken, "token longer than 16 KiB")
+	}
+	first := strings.IndexByte(raw, '.')
+	last := strings.LastIndexByte(raw, '.')
+	if first <= 0 || last == first || last == len(raw)-1 || first+1 == last || strings.Count(raw, ".") != 2 {
+		// Five parts would be a JWE: never accepted.
+		return nil, failure.New(failure.RequestBodyMissingJWTToken, fmt.Sprintf("not a signed JWT: %d parts", strings.Count(raw, ".")+1))
+	}
+	header, err := base64.RawURLEncoding.DecodeString(raw[:first])
+	if err != nil {
+		return nil, failure.New(failure.TokenDecodeFailed, "header is not base64url")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(raw[first+1 : last])
+	if err != nil {
+		return nil, failure.New(failure.TokenDecodeFailed, "payload is not base64url")
+	}
+	t := &token{signingInput: raw[:last]}
+	if t.signature, err = base64.RawURLEncoding.DecodeString(raw[last+1:]); err != nil {
+		return nil, failure.New(failure.TokenDecodeFailed, "signature is not base64url")
+	}
+	if t.alg, t.kid, err = checkHeader(header); err != nil {
+		return nil, err
+	}
+	if t.claims, err = decodeObject(payload); err != nil {
+		return nil, failure.New(failure.TokenDecodeFailed, "payload is not a JSON object")
+	}
+	return t, nil
+}
+
+// decodeObject decodes exactly one JSON object (numbers as float64, exact
+// for every time claim up to 2^53 s).
+func decodeObject(b []byte) (map[string]any, error) {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return nil, errors.New("not a JSON object")
+	}
+	return m, nil
 }
 
 // prepare does everything before the signature check: parse the token,
-// pick the provider by its unverified iss, and find the key.
-func (v *Verifier) prepare(ctx context.Context, a *policy.Authenticator, raw string) (*jose.JSONWebSignature, crypto.PublicKey, policy.Provider, string, error) {
+// pick the provider by its unverified iss, and find the key. On error the
+// token is returned too when it parsed.
+func (v *Verifier) prepare(ctx context.Context, a *policy.Authenticator, raw string) (*token, crypto.PublicKey, policy.Provider, error) {
 	var none policy.Provider
-	header, payload, err := splitCompact(raw)
+	t, err := parseToken(raw)
 	if err != nil {
-		return nil, nil, none, "", err
-	}
-	alg, kid, err := checkHeader(header)
-	if err != nil {
-		return nil, nil, none, "", err
+		return nil, nil, none, err
 	}
 	// The issuer picks the provider whose keys may verify the token; the
 	// unverified iss is trusted only that far.
-	var unverified struct {
-		Issuer any `json:"iss"`
-	}
-	if err := json.Unmarshal(payload, &unverified); err != nil {
-		return nil, nil, none, "", failure.New(failure.TokenDecodeFailed, "payload is not a JSON object")
-	}
-	iss, ok := unverified.Issuer.(string)
+	iss, ok := t.claims["iss"].(string)
 	if !ok || iss == "" {
-		return nil, nil, none, "", failure.New(failure.TokenClaimNotFoundOrEmpty, "no iss", "iss")
+		return t, nil, none, failure.New(failure.TokenClaimNotFoundOrEmpty, "no iss", "iss")
 	}
 	provider, ok := providerFor(a, iss)
 	if !ok {
-		return nil, nil, none, "", failure.New(failure.TokenDecodeFailed, fmt.Sprintf("issuer %q is not a provider of authenticator %s", iss, a.ServiceID))
+		return t, nil, none, failure.New(failure.TokenDecodeFailed, fmt.Sprintf("issuer %q is not a provider of authenticator %s", iss, a.ServiceID))
 	}
-	key, err := v.key(ctx, provider, alg, kid)
+	key, err := v.key(ctx, provider, t.alg, t.kid)
 	if err != nil {
-		return nil, nil, none, "", err
+		return t, nil, none, err
 	}
-	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, nil, none, "", failure.New(failure.TokenDecodeFailed, "not a single-signature compact JWS")
+	if !signatureFits(key, t.signature) {
+		return t, nil, none, failure.New(failure.TokenDecodeFailed, "signature cannot have been made with the provider's key "+t.kid)
 	}
-	if !signatureFits(key, jws.Signatures[0].Signature) {
-		return nil, nil, none, "", failure.New(failure.TokenDecodeFailed, "signature cannot have been made with the provider's key "+kid)
+	return t, key, provider, nil
+}
+
+// verifySignature checks sig over input for alg with key, as RFC 7518
+// defines each algorithm (PSS salt length as the signer chose it).
+func verifySignature(key crypto.PublicKey, alg, input string, sig []byte) bool {
+	var h crypto.Hash
+	switch alg[len(alg)-3:] {
+	case "256":
+		h = crypto.SHA256
+	case "384":
+		h = crypto.SHA384
+	case "512":
+		h = crypto.SHA512
 	}
-	return jws, key, provider, kid, nil
+	if k, ok := key.(ed25519.PublicKey); ok {
+		return alg == "EdDSA" && ed25519.Verify(k, []byte(input), sig)
+	}
+	if h == 0 {
+		return false
+	}
+	hasher := h.New()
+	_, _ = io.WriteString(hasher, input)
+	digest := hasher.Sum(nil)
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		switch alg[:2] {
+		case "RS":
+			return rsa.VerifyPKCS1v15(k, h, digest, sig) == nil
+		case "PS":
+			return rsa.VerifyPSS(k, h, digest, sig, nil) == nil
+		}
+	case *ecdsa.PublicKey:
+		size := (k.Curve.Params().BitSize + 7) / 8
+		curveFits := alg == "ES256" && k.Curve == elliptic.P256() || alg == "ES384" && k.Curve == elliptic.P384() || alg == "ES512" && k.Curve == elliptic.P521()
+		if !curveFits || len(sig) != 2*size {
+			return false
+		}
+		return ecdsa.Verify(k, digest, new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:]))
+	}
+	return false
 }
 
 // signatureFits reports whether sig has the shape a signature by key must
@@ -252,24 +334,6 @@ func providerFor(a *policy.Authenticator, iss string) (policy.Provider, bool) {
 	return policy.Provider{}, false
 }
 
-func splitCompact(raw string) (header, payload []byte, err error) {
-	if len(raw) > MaxTokenBytes {
-		return nil, nil, failure.New(failure.RequestBodyMissingJWTToken, "token longer than 16 KiB")
-	}
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		// Five parts would be a JWE: never accepted.
-		return nil, nil, failure.New(failure.RequestBodyMissingJWTToken, fmt.Sprintf("not a signed JWT: %d parts", len(parts)))
-	}
-	if header, err = base64.RawURLEncoding.DecodeString(parts[0]); err != nil {
-		return nil, nil, failure.New(failure.TokenDecodeFailed, "header is not base64url")
-	}
-	if payload, err = base64.RawURLEncoding.DecodeString(parts[1]); err != nil {
-		return nil, nil, failure.New(failure.TokenDecodeFailed, "payload is not base64url")
-	}
-	return header, payload, nil
-}
-
 // checkHeader accepts only an asymmetric alg, a key id, and no header that
 // brings its own key or demands an extension.
 func checkHeader(raw []byte) (alg, kid string, err error) {
@@ -291,13 +355,7 @@ func checkHeader(raw []byte) (alg, kid string, err error) {
 	return alg, kid, nil
 }
 
-func (v *Verifier) checkClaims(a *policy.Authenticator, p policy.Provider, payload []byte) (*Claims, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, failure.New(failure.TokenDecodeFailed, "payload is not a JSON object")
-	}
+func (v *Verifier) checkClaims(a *policy.Authenticator, p policy.Provider, m map[string]any) (*Claims, error) {
 	c := &Claims{}
 	var err error
 	str := func(name string, required bool) string {
@@ -322,9 +380,8 @@ func (v *Verifier) checkClaims(a *policy.Authenticator, p policy.Provider, paylo
 		if !present && !required {
 			return time.Time{}
 		}
-		n, isNum := val.(json.Number)
-		f, convErr := n.Float64()
-		if !isNum || convErr != nil || math.IsNaN(f) || f < 0 || f > 1e11 {
+		f, isNum := val.(float64)
+		if !isNum || math.IsNaN(f) || f < 0 || f > 1e11 {
 			err = failure.New(failure.TokenClaimNotFoundOrEmpty, fmt.Sprintf("claim %s is missing or not a number", name), name)
 			return time.Time{}
 		}
