@@ -154,4 +154,3 @@ func alternate(b *testing.B, name string, product, base func()) {
 		b.ReportMetric(float64(p)/float64(f), "x-base")
 	}
 }
-
