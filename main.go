@@ -109,6 +109,7 @@ func run() error {
 	flag.DurationVar(&o.ProviderKeyRefresh, "provider-key-refresh", app.DefaultProviderKeyRefresh, "How often each provider's signing keys are refreshed (conditional GETs keep it cheap). A key withdrawn by the provider is refused within this plus 3m.")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "", "Comma-separated namespaces whose exposed Secrets are served (the Secret cache is limited to them). Default: all namespaces.")
 	flag.DurationVar(&o.MaxStaleness, "max-staleness", 0, "Answer 503 once this replica's view is older than this: the API server not reached, or an AzureHost/AzureAuthenticator/Namespace watch failing, for that long (e.g. 5m). Default 0: keep serving the last known state.")
+	flag.IntVar(&o.VerifiedTokenCache, "verified-token-cache", app.DefaultVerifiedTokenCache, "How many accepted Azure tokens (about 1 KiB each) are remembered so that a workload presenting the same token again costs no signature verification; expiry, the host, admission and the client address are still checked on every request, and a key leaving the provider's JWKS ends its tokens. 0 turns it off.")
 	showVersion := flag.Bool("version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)

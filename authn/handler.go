@@ -78,6 +78,10 @@ type Config struct {
 	Clock clock.PassiveClock // nil: the real clock
 	// MaxInFlight caps concurrent requests [DefaultMaxInFlight].
 	MaxInFlight int
+	// VerifiedTokenCache is how many accepted Azure tokens are remembered
+	// so that their signature is not verified again (0: none; see
+	// azuread.VerifiedCache).
+	VerifiedTokenCache int
 	// Staleness reports how old this replica's view may be; with
 	// MaxStaleness > 0 the handler answers 503 beyond it. Nil: never stale.
 	Staleness    func() time.Duration
@@ -121,7 +125,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		cfg:      cfg,
 		clock:    cfg.Clock,
-		verifier: &azuread.Verifier{Keys: cfg.Keys, Clock: cfg.Clock},
+		verifier: &azuread.Verifier{Keys: cfg.Keys, Clock: cfg.Clock, Cache: azuread.NewVerifiedCache(cfg.VerifiedTokenCache)},
 		auditor:  &auditor{w: cfg.Audit, clock: cfg.Clock},
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 	}

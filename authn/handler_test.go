@@ -427,9 +427,14 @@ type inProcess struct {
 
 func newInProcess(tb testing.TB, maxInFlight int) *inProcess {
 	tb.Helper()
+	return newInProcessWith(tb, func(c *authn.Config) { c.MaxInFlight = maxInFlight })
+}
+
+func newInProcessWith(tb testing.TB, mutate func(*authn.Config)) *inProcess {
+	tb.Helper()
 	w := newUnsyncedWorld(tb, func(c *authn.Config) {
-		c.MaxInFlight = maxInFlight
 		c.Audit = io.Discard // as cheap as a busy audit sink allows
+		mutate(c)
 	})
 	vm := azuretest.VM(w.tenant, subscription, "rg-apps", "vm-1")
 	w.host("app", vm, func(h *policy.Host) { h.SystemAssignedIdentity = armid.FoldASCII(vm.ObjectID) })
@@ -643,5 +648,24 @@ func TestEveryRouteAnswersFromTheOneTable(t *testing.T) {
 	}
 	if got := len(w.audit.events()); got != before {
 		t.Fatalf("%d audit lines for 404 and 405", got-before)
+	}
+}
+
+// With the verified-token cache on, a token presented again is still
+// decided in full: one audit line per request, the client address and the
+// host checked every time.
+func TestACachedTokenIsStillDecidedEveryTime(t *testing.T) {
+	w := newWorld(t, func(c *authn.Config) { c.VerifiedTokenCache = 100 })
+	vm := azuretest.VM(w.tenant, subscription, "rg-apps", "vm-1")
+	w.host("app", vm, func(h *policy.Host) { h.AllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")} })
+	token := azure.Token(vm, azuretest.TokenOptions{})
+	before := len(w.audit.events())
+	w.expectOK(w.authenticate("host/apps/app", token, "10.0.0.7:1"))
+	w.expectOK(w.authenticate("host/apps/app", token, "10.0.0.7:1"))
+	w.expectRefused(w.authenticate("host/apps/app", token, "192.0.2.1:1"), "CONJ00003E", "192.0.2.1")
+	w.index.DeleteHost(policy.HostID{Namespace: "apps", Name: "app"})
+	w.expectRefused(w.authenticate("host/apps/app", token, "10.0.0.7:1"), "CONJ00007E", "10.0.0.7")
+	if got := len(w.audit.events()) - before; got != 4 {
+		t.Fatalf("%d audit lines for 4 requests", got)
 	}
 }

@@ -73,6 +73,7 @@ const (
 	DefaultTLSSecret          = "azure-authenticator-tls"
 	DefaultSigningKeySecret   = "azure-authenticator-signing-keys"
 	DefaultProviderKeyRefresh = 5 * time.Minute
+	DefaultVerifiedTokenCache = 10000
 )
 
 // Options are the manager's settings, one field per flag of main.go.
@@ -109,6 +110,8 @@ type Options struct {
 	SecretNamespaces []string
 	// MaxStaleness: 503 once the view is older (0: never).
 	MaxStaleness time.Duration
+	// VerifiedTokenCache: accepted Azure tokens remembered (0: none).
+	VerifiedTokenCache int
 
 	// Testing holds the only knobs a test may turn.
 	Testing Testing
@@ -159,6 +162,9 @@ func (o *Options) Validate() error {
 	}
 	if err := authn.ValidateAccount(o.Account); err != nil {
 		errs = append(errs, fmt.Errorf("--account: %w", err))
+	}
+	if o.VerifiedTokenCache < 0 {
+		errs = append(errs, fmt.Errorf("--verified-token-cache must not be negative, not %d", o.VerifiedTokenCache))
 	}
 	if o.MaxStaleness < 0 {
 		errs = append(errs, fmt.Errorf("--max-staleness must not be negative, not %s", o.MaxStaleness))
@@ -346,7 +352,7 @@ func New(cfg *rest.Config, o Options) (*App, error) {
 	if a.Handler, err = authn.New(authn.Config{
 		Account: o.Account, TrustedProxies: o.TrustedProxies, Index: a.Index, Keys: a.Keys,
 		Signing: a.SigningKeys, Secrets: a.Secrets, Audit: o.Audit, Log: log, Clock: clk,
-		MaxInFlight: o.MaxInFlight, Staleness: a.Contact.Staleness, MaxStaleness: o.MaxStaleness,
+		MaxInFlight: o.MaxInFlight, Staleness: a.Contact.Staleness, MaxStaleness: o.MaxStaleness, VerifiedTokenCache: o.VerifiedTokenCache,
 	}); err != nil {
 		return nil, err
 	}

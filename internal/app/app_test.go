@@ -66,6 +66,7 @@ func TestValidateRefusesWhatFlagsCanGetWrong(t *testing.T) {
 		{"key refresh too often", func(o *Options) { o.ProviderKeyRefresh = time.Second }, "--provider-key-refresh"},
 		{"bad account", func(o *Options) { o.Account = "a b" }, "--account"},
 		{"negative staleness", func(o *Options) { o.MaxStaleness = -time.Second }, "--max-staleness"},
+		{"negative token cache", func(o *Options) { o.VerifiedTokenCache = -1 }, "--verified-token-cache"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

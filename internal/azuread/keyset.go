@@ -238,6 +238,21 @@ func (k *KeySets) ensure(p policy.Provider) (*keySet, error) {
 	return s, nil
 }
 
+// serves reports whether the provider's key set holds pub under kid now
+// (without fetching): a key withdrawn from the JWKS, or replaced under the
+// same id, no longer serves.
+func (k *KeySets) serves(p policy.Provider, kid string, pub crypto.PublicKey) bool {
+	k.mu.Lock()
+	s := k.sets[idOf(p)]
+	k.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	cur, _, found, _ := s.lookup(kid)
+	eq, ok := cur.(interface{ Equal(crypto.PublicKey) bool })
+	return found && ok && eq.Equal(pub)
+}
+
 // keySet is one provider's keys.
 type keySet struct {
 	provider policy.Provider

@@ -48,6 +48,8 @@ const MaxTokenBytes = 16 << 10
 type Verifier struct {
 	Keys  *KeySets
 	Clock clock.PassiveClock // [the real clock]
+	// Cache, when set, remembers accepted tokens (see VerifiedCache).
+	Cache *VerifiedCache
 }
 
 func (v *Verifier) now() time.Time {
@@ -79,6 +81,13 @@ var forbiddenHeaders = []string{"jwk", "jku", "x5u", "x5c", "crit"}
 // waited for a key fetch, an error wrapping ctx's). Every call pays exactly
 // one signature verification, real or dummy, whatever refuses the token.
 func (v *Verifier) Verify(ctx context.Context, a *policy.Authenticator, raw string) (*Claims, error) {
+	var ck cacheKey
+	if v.Cache != nil {
+		ck = cacheKeyOf(a, raw)
+		if c, ok := v.cached(ck); ok {
+			return c, v.checkTimes(a, c)
+		}
+	}
 	t, key, provider, err := v.prepare(ctx, a, raw)
 	switch {
 	case err != nil && t != nil:
@@ -92,7 +101,28 @@ func (v *Verifier) Verify(ctx context.Context, a *policy.Authenticator, raw stri
 	if !verifySignature(key, t.alg, t.signingInput, t.signature) {
 		return nil, failure.New(failure.TokenDecodeFailed, "signature does not verify with the provider's key "+t.kid)
 	}
-	return v.checkClaims(a, provider, t.claims)
+	c, err := v.checkClaims(a, provider, t.claims)
+	if err == nil && v.Cache != nil {
+		v.Cache.add(&cacheEntry{key: ck, claims: *c, provider: provider, kid: t.kid, pub: key})
+	}
+	return c, err
+}
+
+// cached returns a copy of the claims cached under k if the key that
+// verified them is still the provider's key of that id, and forgets the
+// entry otherwise.
+func (v *Verifier) cached(k cacheKey) (*Claims, bool) {
+	e := v.Cache.get(k)
+	if e != nil && v.Keys.serves(e.provider, e.kid, e.pub) {
+		tokenCacheLookups.WithLabelValues("hit").Inc()
+		c := e.claims
+		return &c, true
+	}
+	if e != nil {
+		v.Cache.remove(k)
+	}
+	tokenCacheLookups.WithLabelValues("miss").Inc()
+	return nil, false
 }
 
 // token is a compact JWS taken apart, not yet verified.
@@ -408,17 +438,26 @@ func (v *Verifier) checkClaims(a *policy.Authenticator, p policy.Provider, m map
 	if c.Audience, err = acceptedAudience(m["aud"], a.Audiences); err != nil {
 		return nil, err
 	}
+	if err := v.checkTimes(a, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkTimes checks expiry, not-before and issued-at against now, with the
+// authenticator's clock skew: on every request, cached or not.
+func (v *Verifier) checkTimes(a *policy.Authenticator, c *Claims) error {
 	now := v.now()
 	skew := a.ClockSkew
 	switch {
 	case !now.Before(c.Expiry.Add(skew)):
-		return nil, failure.New(failure.TokenExpired, fmt.Sprintf("expired at %s", c.Expiry.UTC().Format(time.RFC3339)))
+		return failure.New(failure.TokenExpired, fmt.Sprintf("expired at %s", c.Expiry.UTC().Format(time.RFC3339)))
 	case !c.NotBefore.IsZero() && now.Before(c.NotBefore.Add(-skew)):
-		return nil, failure.New(failure.TokenDecodeFailed, fmt.Sprintf("not valid before %s", c.NotBefore.UTC().Format(time.RFC3339)))
+		return failure.New(failure.TokenDecodeFailed, fmt.Sprintf("not valid before %s", c.NotBefore.UTC().Format(time.RFC3339)))
 	case c.IssuedAt.After(now.Add(skew)):
-		return nil, failure.New(failure.IssuedInFuture, fmt.Sprintf("issued at %s", c.IssuedAt.UTC().Format(time.RFC3339)))
+		return failure.New(failure.IssuedInFuture, fmt.Sprintf("issued at %s", c.IssuedAt.UTC().Format(time.RFC3339)))
 	}
-	return c, nil
+	return nil
 }
 
 // acceptedAudience returns the token's audience that the authenticator

@@ -148,7 +148,7 @@ func options(ln net.Listener, audit io.Writer) app.Options {
 		MetricsAddr: "0", ProbeAddr: "0", Namespace: "default", LeaderElectionID: app.DefaultLeaderElectionID,
 		TLSSecret: "authn-test-tls", TLSSANs: []string{"127.0.0.1"}, SigningKeySecret: "authn-test-signing-keys",
 		Account: account, Audit: audit, MaxInFlight: authn.DefaultMaxInFlight, MaxConnections: server.DefaultMaxConnections,
-		ProviderKeyRefresh: app.DefaultProviderKeyRefresh,
+		ProviderKeyRefresh: app.DefaultProviderKeyRefresh, VerifiedTokenCache: app.DefaultVerifiedTokenCache,
 		Testing: app.Testing{
 			Clock:       serverClock{},
 			Listener:    ln,
