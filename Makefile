@@ -78,6 +78,10 @@ helm: ## Build (or reuse) the helm CLI the chart tests use; prints its path.
 # install tests) and hack/image (reads the built bin/image).
 UNIT_PACKAGES = $(shell go list ./... | grep -v -E '/test/|/hack/image$$')
 
+.PHONY: bench
+bench: ## Measure performance (loopback only, a few minutes, not in CI) and write docs/performance.md.
+	hack/bench.sh
+
 .PHONY: test-unit
 test-unit: ## Run the fast tier (no API server, no KUBEBUILDER_ASSETS) under the race detector (go vet runs in make test and make lint).
 	env -u KUBEBUILDER_ASSETS go test -race -count=1 -vet=off $(UNIT_PACKAGES)

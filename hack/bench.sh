@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# make bench: the performance measurements of docs/performance.md. Runs on
+# loopback only, bounded in time (a few minutes on 2 cores), never in CI:
+# in-process benchmarks against their crypto floor, the index at scale,
+# hack/loadgen flat out and at half the product's saturation rate, then
+# hack/benchreport writes docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bin/bench
+mkdir -p "$out"
+unset KUBEBUILDER_ASSETS # nothing here needs an API server
+
+echo "== in-process benchmarks (authn)"
+go test -run '^$' -bench 'VsFloor|RefusalTimings' -benchtime 5000x ./authn/ | tee "$out/authn.txt"
+echo "== index benchmarks (internal/policy)"
+go test -run '^$' -bench 'DecideAtScale|DecideWhileWriting' -benchtime 2s ./internal/policy/ | tee "$out/policy.txt"
+
+go build -o "$out/loadgen" ./hack/loadgen
+echo "== load, flat out"
+"$out/loadgen" --clients 32 --identities 100 --round 3s --rounds 3 --json "$out/load.json"
+# Half of the product's saturation rate (its median req/s over the rounds).
+half=$(go run ./hack/benchreport --half-rate "$out/load.json")
+echo "== load at half the saturation rate: $half req/s"
+"$out/loadgen" --clients 32 --identities 100 --round 3s --rounds 3 --rate "$half" --modes product,bare --json "$out/load-half.json"
+
+go run ./hack/benchreport --in "$out" --out docs/performance.md
+echo "wrote docs/performance.md"
