@@ -134,7 +134,24 @@ func readBody(w http.ResponseWriter, r *http.Request) io.ReadCloser {
 		return io.NopCloser(failingReader{err})
 	}
 	_ = rc.SetReadDeadline(time.Time{})
-	return io.NopCloser(bytes.NewReader(body))
+	return replayBody{bytes.NewReader(body), body}
+}
+
+// replayBody replays a body read in full; a route that wants the bytes
+// takes them without copying (bodyOf).
+type replayBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (replayBody) Close() error { return nil }
+
+// bodyOf is the request body, read in full (or the read's error).
+func bodyOf(r *http.Request) ([]byte, error) {
+	if rb, ok := r.Body.(replayBody); ok {
+		return rb.b, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 type failingReader struct{ err error }

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -344,4 +345,18 @@ func TestInFlightGaugeFollowsTheSlots(t *testing.T) {
 	}
 	<-s.inFlight
 	requestsInFlight.Dec()
+}
+
+// formValue reads a form body as url.ParseQuery does, without its map.
+func TestFormValueAgreesWithParseQuery(t *testing.T) {
+	for _, body := range []string{
+		"jwt=a.b.c", "jwt=a&jwt=b", "x=1&jwt=%41", "jwt=", "", "&&jwt=a&&", "jwt=a;b", "jwt=%zz", "%zz=1&jwt=a",
+		"jwt=a+b", "j%77t=v", "jwt", "jwt=a=b", "a=1;jwt=2",
+	} {
+		want, wantErr := url.ParseQuery(body)
+		got, n, err := formValue(body, "jwt")
+		if (err != nil) != (wantErr != nil) || n != len(want["jwt"]) || n > 0 && got != want["jwt"][0] {
+			t.Errorf("%q: formValue = %q, %d, %v; ParseQuery = %q, %v", body, got, n, err, want["jwt"], wantErr)
+		}
+	}
 }
