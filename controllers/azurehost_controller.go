@@ -44,6 +44,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -263,10 +264,17 @@ func (r *AzureHostReconciler) recordTransitions(host *authnv1alpha1.AzureHost, n
 	}
 }
 
+// hostStatusWorkers is how many hosts' status is reconciled at once.
+const hostStatusWorkers = 8
+
 // SetupWithManager registers the controller; it runs on the leader only.
 func (r *AzureHostReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("azurehost-status").
+		// Each reconcile waits on one status patch: several at once keep
+		// a mass creation from queueing behind one round trip at a time
+		// (a key is never reconciled twice at once).
+		WithOptions(controller.Options{MaxConcurrentReconciles: hostStatusWorkers}).
 		// Every change to a host, labels included, can change which
 		// authenticators admit it; the status write it causes comes back as
 		// an update that finds nothing to do.

@@ -18,8 +18,13 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -120,4 +125,34 @@ func TestAzureHostReconcilerWritesStatusAndEvents(t *testing.T) {
 		t.Fatalf("Reconcile of a deleted host: %v", err)
 	}
 	noEvent()
+}
+
+// A host deleted between the read and the status write leaves nothing to
+// write: no error, no retry, no error log; any other failure is an error.
+func TestStatusOfAHostDeletedMeanwhileIsNoError(t *testing.T) {
+	host := &authnv1alpha1.AzureHost{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: "vm", Generation: 1},
+		Spec:       authnv1alpha1.AzureHostSpec{SubscriptionID: "6a1bd2f1-7c3f-4a5e-9d1e-2b6a4c8e0f11", ResourceGroup: "rg-payments"},
+	}
+	for _, tc := range []struct {
+		name    string
+		err     error
+		wantErr bool
+	}{
+		{"deleted meanwhile", apierrors.NewNotFound(authnv1alpha1.GroupVersion.WithResource("azurehosts").GroupResource(), "vm"), false},
+		{"API server refuses", apierrors.NewInternalError(errors.New("boom")), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fake.NewClientBuilder().WithScheme(testenv.Scheme()).WithObjects(host.DeepCopy()).
+				WithStatusSubresource(&authnv1alpha1.AzureHost{}).
+				WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+					return tc.err
+				}}).Build()
+			r := &AzureHostReconciler{Client: c, Recorder: events.NewFakeRecorder(10)}
+			res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "payments", Name: "vm"}})
+			if (err != nil) != tc.wantErr || res != (ctrl.Result{}) {
+				t.Fatalf("Reconcile = %+v, %v; want an error: %v", res, err, tc.wantErr)
+			}
+		})
+	}
 }

@@ -64,12 +64,13 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 // patchStatus writes obj's status as set changes it, under optimistic
 // locking, and says whether it was written. A conflict is no error: the
 // cached copy was stale, and the newer version's event is already on its
-// way to reconcile again.
+// way to reconcile again; nor is an object deleted meanwhile: it has no
+// status left to write.
 func patchStatus(ctx context.Context, c client.Client, kind string, obj client.Object, set func()) (bool, error) {
 	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
 	set()
 	if err := c.Status().Patch(ctx, obj, patch); err != nil {
-		if apierrors.IsConflict(err) {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return false, nil
 		}
 		return false, fmt.Errorf("failed to patch %s status: %w", kind, err)

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # make bench: the performance measurements of docs/performance.md. Runs on
-# loopback only, bounded in time (a few minutes on 2 cores), never in CI:
+# loopback only, bounded in time (about five minutes on 2 cores), never in CI:
 # in-process benchmarks against their crypto floor, the index at scale,
-# hack/loadgen flat out and at half the product's saturation rate, then
+# hack/loadgen flat out and at half the product's saturation rate,
+# hack/scalebench (10,000 AzureHosts to Ready, propagation), then
 # hack/benchreport writes docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bin/bench
 mkdir -p "$out"
-unset KUBEBUILDER_ASSETS # nothing here needs an API server
+unset KUBEBUILDER_ASSETS # only hack/scalebench needs an API server, and builds its own
 
 echo "== in-process benchmarks (authn)"
 go test -run '^$' -bench 'VsFloor|RefusalTimings' -benchtime 5000x ./authn/ | tee "$out/authn.txt"
@@ -22,6 +23,9 @@ echo "== load, flat out"
 half=$(go run ./hack/benchreport --half-rate "$out/load.json")
 echo "== load at half the saturation rate: $half req/s"
 "$out/loadgen" --clients 32 --identities 100 --round 3s --rounds 3 --rate "$half" --modes product,bare --json "$out/load-half.json"
+
+echo "== scale: 10,000 AzureHosts against envtest, then create/delete propagation"
+KUBEBUILDER_ASSETS="$(hack/build-envtest.sh)" go run ./hack/scalebench --hosts 10000 --changes 50 --json "$out/scale.json" 2>"$out/scale.log"
 
 go run ./hack/benchreport --in "$out" --out docs/performance.md
 echo "wrote docs/performance.md"
