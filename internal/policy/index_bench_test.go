@@ -162,6 +162,7 @@ func BenchmarkDecideAtScale(b *testing.B) {
 // reader's p99.9 (target under 10 µs) and the writes it saw per second.
 func BenchmarkDecideWhileWriting(b *testing.B) {
 	ix, ids := benchIndex(b, 100000)
+	runtime.GC() // not the garbage of the benchmarks before this one
 	var stop atomic.Bool
 	var writes atomic.Int64
 	done := make(chan struct{})
