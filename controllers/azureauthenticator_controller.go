@@ -73,7 +73,11 @@ func (r *AzureAuthenticatorReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if equality.Semantic.DeepEqual(auth.Status, status) {
 		return result, nil
 	}
-	before := meta.FindStatusCondition(auth.Status.Conditions, authnv1alpha1.ConditionReady)
+	before := meta.FindStatusCondition(auth.Status.Conditions, authnv1alpha1.ConditionReady).DeepCopy()
+	if written, err := patchStatus(ctx, r.Client, "AzureAuthenticator", auth, func() { auth.Status = status }); !written {
+		return ctrl.Result{}, err
+	}
+	// Only a transition written is news (see the AzureHost reconciler).
 	if after := meta.FindStatusCondition(status.Conditions, authnv1alpha1.ConditionReady); r.Recorder != nil &&
 		(before == nil || before.Reason != after.Reason) {
 		eventType := corev1.EventTypeNormal
@@ -81,9 +85,6 @@ func (r *AzureAuthenticatorReconciler) Reconcile(ctx context.Context, req ctrl.R
 			eventType = corev1.EventTypeWarning
 		}
 		r.Recorder.Eventf(auth, nil, eventType, after.Reason, "Reconcile", "%s", after.Message)
-	}
-	if written, err := patchStatus(ctx, r.Client, "AzureAuthenticator", auth, func() { auth.Status = status }); !written {
-		return ctrl.Result{}, err
 	}
 	return result, nil
 }

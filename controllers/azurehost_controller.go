@@ -106,11 +106,14 @@ func (r *AzureHostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if equality.Semantic.DeepEqual(host.Status, status) {
 		return ctrl.Result{}, nil
 	}
-	r.recordTransitions(host, &status)
-	if _, err := patchStatus(ctx, r.Client, "AzureHost", host, func() { host.Status = status }); err != nil {
-		return ctrl.Result{}, err
+	before := slices.Clone(host.Status.Conditions)
+	written, err := patchStatus(ctx, r.Client, "AzureHost", host, func() { host.Status = status })
+	if written {
+		// Only a transition written is news: a write that lost to a newer
+		// version is decided again from it, and must not be told twice.
+		r.recordTransitions(host, before, &status)
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, err
 }
 
 func (r *AzureHostReconciler) desiredStatus(ctx context.Context, host *authnv1alpha1.AzureHost) (authnv1alpha1.AzureHostStatus, error) {
@@ -243,14 +246,14 @@ func namespaceOf(ctx context.Context, c client.Reader, name string) (policy.Name
 }
 
 // recordTransitions emits an event when Ready or SharedIdentity changes.
-func (r *AzureHostReconciler) recordTransitions(host *authnv1alpha1.AzureHost, next *authnv1alpha1.AzureHostStatus) {
+func (r *AzureHostReconciler) recordTransitions(host *authnv1alpha1.AzureHost, before []metav1.Condition, next *authnv1alpha1.AzureHostStatus) {
 	if r.Recorder == nil {
 		return
 	}
 	for _, t := range []string{authnv1alpha1.ConditionReady, authnv1alpha1.ConditionSharedIdentity} {
-		before := meta.FindStatusCondition(host.Status.Conditions, t)
+		was := meta.FindStatusCondition(before, t)
 		after := meta.FindStatusCondition(next.Conditions, t)
-		if after == nil || (before != nil && before.Status == after.Status && before.Reason == after.Reason) {
+		if after == nil || (was != nil && was.Status == after.Status && was.Reason == after.Reason) {
 			continue
 		}
 		if t == authnv1alpha1.ConditionSharedIdentity && after.Status != metav1.ConditionTrue {

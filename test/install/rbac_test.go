@@ -30,6 +30,8 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -67,18 +69,24 @@ func TestEveryRBACVerbIsNeeded(t *testing.T) {
 			objs := objects(t, helmRun(t, "get", "manifest", rel, "--namespace", mode.ns))
 			dep := deployment(t, objs)
 			j := &job{ns: mode.ns, fullname: dep.Name, dep: dep}
+			roles := managerRoles(t, objs)
+			// RBAC takes effect in the API server's authorizer a moment
+			// after it is written: every run starts once it has.
+			waitForRules(t, dep, roles, true)
 			if err := j.run(t, 90*time.Second); err != nil {
 				t.Fatalf("with the chart's RBAC as rendered: %v", err)
 			}
-			for _, role := range managerRoles(t, objs) {
+			for ri, role := range roles {
 				for i, rule := range role.rules(t) {
 					for _, verb := range rule.Verbs {
 						// The same rule in every release and mode.
 						key := strings.ReplaceAll(fmt.Sprintf("%s %s: %v %v %v %s", role.kind, role.name, rule.APIGroups, rule.Resources, rule.ResourceNames, verb), dep.Name, "<fullname>")
 						present[key] = true
 						restore := role.withoutVerb(t, i, verb)
+						waitForRules(t, dep, roles[ri:ri+1], false) // the removal in effect, unless another rule grants the verb
 						err := j.run(t, 45*time.Second)
 						restore()
+						waitForRules(t, dep, roles, true)
 						if err != nil {
 							needed[key] = true
 							t.Logf("needed: %s (%v)", key, firstLine(err))
@@ -97,6 +105,59 @@ func TestEveryRBACVerbIsNeeded(t *testing.T) {
 	slices.Sort(unneeded)
 	if len(unneeded) > 0 {
 		t.Fatalf("verbs whose removal breaks nothing in any mode (remove them from the chart):\n%s", strings.Join(unneeded, "\n"))
+	}
+}
+
+// waitForRules waits until the API server's authorizer agrees with the
+// roles as written: with allowed, until every verb of every rule is
+// allowed to the manager's ServiceAccount (fatal after a minute); without,
+// for up to five seconds until some verb is denied (a removed verb that
+// another rule still grants never is).
+func waitForRules(t *testing.T, dep *appsv1.Deployment, roles []role, allowed bool) {
+	t.Helper()
+	user, groups := testenv.ServiceAccountUser(dep.Namespace, dep.Spec.Template.Spec.ServiceAccountName)
+	agrees := func() (bool, string) {
+		denied := ""
+		for _, r := range roles {
+			for _, rule := range r.rules(t) {
+				name := ""
+				if len(rule.ResourceNames) > 0 {
+					name = rule.ResourceNames[0]
+				}
+				for _, verb := range rule.Verbs {
+					for _, res := range rule.Resources {
+						sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, Groups: groups,
+							ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: r.ns, Verb: verb, Group: rule.APIGroups[0], Resource: res, Name: name}}}
+						sar, err := clientset.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !sar.Status.Allowed {
+							denied = fmt.Sprintf("%s %s %s/%s", r.name, verb, res, name)
+						}
+					}
+				}
+			}
+		}
+		return denied == "", denied
+	}
+	bound := 60 * time.Second
+	if !allowed {
+		bound = 5 * time.Second
+	}
+	deadline := time.Now().Add(bound)
+	for {
+		all, denied := agrees()
+		if all == allowed || !allowed && denied != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			if allowed {
+				t.Fatalf("the manager's RBAC is not in effect after %v: %s denied", bound, denied)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
