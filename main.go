@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	// Trust roots for reaching Entra ID when the system has none (the
 	// image is FROM scratch); system roots, and SSL_CERT_FILE, win when
@@ -35,8 +36,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/azure-authenticator/azure-authenticator/authn"
-	"github.com/azure-authenticator/azure-authenticator/authn/server"
 	"github.com/azure-authenticator/azure-authenticator/internal/app"
 	"github.com/azure-authenticator/azure-authenticator/internal/managerns"
 )
@@ -76,15 +75,15 @@ func main() {
 }
 
 func run() error {
+	o := app.Defaults()
 	var (
-		o                                                   app.Options
 		leaderElectionNS, tlsSANs, trustedProxies, auditLog string
 		secretNamespaces                                    string
 	)
-	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443",
+	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr,
 		"The address the metrics endpoint binds to (HTTPS with --metrics-secure). Use 0 to disable it.")
-	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
-	flag.BoolVar(&o.SecureMetrics, "metrics-secure", true,
+	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "The address the /healthz and /readyz probes bind to.")
+	flag.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics,
 		"Serve metrics over HTTPS and require a bearer token allowed to get /metrics.")
 	flag.BoolVar(&o.EnableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server and the authenticator. Off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
@@ -92,24 +91,24 @@ func run() error {
 		"Elect a leader among replicas; only the leader writes status. Every replica serves and keeps its own index.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
 		"The namespace of the manager's own objects (the leader-election Lease). Default: POD_NAMESPACE, then the in-cluster service-account namespace.")
-	flag.StringVar(&o.LeaderElectionID, "leader-election-id", app.DefaultLeaderElectionID,
+	flag.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID,
 		"The name of the leader-election Lease; installations sharing a namespace need different ones.")
-	flag.StringVar(&o.AuthnAddr, "authn-bind-address", ":9443", "The address the HTTPS authenticator (Conjur authn-azure routes) binds to.")
+	flag.StringVar(&o.AuthnAddr, "authn-bind-address", o.AuthnAddr, "The address the HTTPS authenticator (Conjur authn-azure routes) binds to.")
 	flag.StringVar(&o.TLSCertFile, "tls-cert-file", "", "PEM certificate for the authenticator, reloaded when it changes. With --tls-key-file; without both, a serving certificate and the name-constrained CA that signs it are kept in --tls-secret.")
 	flag.StringVar(&o.TLSKeyFile, "tls-key-file", "", "PEM private key for --tls-cert-file.")
-	flag.StringVar(&o.TLSSecret, "tls-secret", app.DefaultTLSSecret, "Secret ([namespace/]name; default namespace: the manager's) holding the serving certificate shared by all replicas and its CA (ca.crt: what clients trust).")
-	flag.StringVar(&tlsSANs, "tls-sans", "localhost,127.0.0.1", "Comma-separated DNS names and IP addresses of the serving certificate; its CA may sign for these names only and is replaced (clients re-fetch ca.crt) when they change.")
+	flag.StringVar(&o.TLSSecret, "tls-secret", o.TLSSecret, "Secret ([namespace/]name; default namespace: the manager's) holding the serving certificate shared by all replicas and its CA (ca.crt: what clients trust).")
+	flag.StringVar(&tlsSANs, "tls-sans", strings.Join(o.TLSSANs, ","), "Comma-separated DNS names and IP addresses of the serving certificate; its CA may sign for these names only and is replaced (clients re-fetch ca.crt) when they change.")
 	flag.StringVar(&o.TLSCAConfigMap, "tls-ca-configmap", "", "A ConfigMap in --tls-secret's namespace, created beforehand, into which the serving CA (key ca.crt) is published for clients, who then need no access to the Secret and its private keys. Default: none.")
-	flag.StringVar(&o.Account, "account", "default", "The Conjur account served: letters, digits, '.', '_' and '-'.")
-	flag.StringVar(&o.SigningKeySecret, "signing-key-secret", app.DefaultSigningKeySecret, "Secret ([namespace/]name; default namespace: the manager's) holding the access-token signing keys.")
+	flag.StringVar(&o.Account, "account", o.Account, "The Conjur account served: letters, digits, '.', '_' and '-'.")
+	flag.StringVar(&o.SigningKeySecret, "signing-key-secret", o.SigningKeySecret, "Secret ([namespace/]name; default namespace: the manager's) holding the access-token signing keys.")
 	flag.StringVar(&trustedProxies, "trusted-proxies", "", "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed. Default none: the client address is the peer address.")
 	flag.StringVar(&auditLog, "audit-log", "-", "Where the audit log (one JSON line per attempt) goes: - for standard output, or a file path (appended).")
-	flag.IntVar(&o.MaxInFlight, "max-in-flight", authn.DefaultMaxInFlight, "Requests the authenticator serves at once; more get 503 with Retry-After. A request takes its slot only once its body (at most 64 KiB, within 2s) has arrived.")
-	flag.IntVar(&o.MaxConnections, "max-connections", server.DefaultMaxConnections, "Connections the authenticator keeps open at once; at the cap a new connection evicts the longest-idle keep-alive one, or is closed at once when none is idle.")
-	flag.DurationVar(&o.ProviderKeyRefresh, "provider-key-refresh", app.DefaultProviderKeyRefresh, "How often each provider's signing keys are refreshed (conditional GETs keep it cheap). A key withdrawn by the provider is refused within this plus 3m.")
+	flag.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, "Requests the authenticator serves at once; more get 503 with Retry-After. A request takes its slot only once its body (at most 64 KiB, within 2s) has arrived.")
+	flag.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "Connections the authenticator keeps open at once; at the cap a new connection evicts the longest-idle keep-alive one, or is closed at once when none is idle.")
+	flag.DurationVar(&o.ProviderKeyRefresh, "provider-key-refresh", o.ProviderKeyRefresh, "How often each provider's signing keys are refreshed (conditional GETs keep it cheap). A key withdrawn by the provider is refused within this plus 3m.")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "", "Comma-separated namespaces whose exposed Secrets are served (the Secret cache is limited to them). Default: all namespaces.")
 	flag.DurationVar(&o.MaxStaleness, "max-staleness", 0, "Answer 503 once this replica's view is older than this: the API server not reached, or an AzureHost/AzureAuthenticator/Namespace watch failing, for that long (e.g. 5m). Default 0: keep serving the last known state.")
-	flag.IntVar(&o.VerifiedTokenCache, "verified-token-cache", app.DefaultVerifiedTokenCache, "How many accepted Azure tokens (about 1 KiB each) are remembered so that a workload presenting the same token again costs no signature verification; expiry, the host, admission and the client address are still checked on every request, and a key leaving the provider's JWKS ends its tokens. 0 turns it off.")
+	flag.IntVar(&o.VerifiedTokenCache, "verified-token-cache", o.VerifiedTokenCache, "How many accepted Azure tokens (about 1 KiB each) are remembered so that a workload presenting the same token again costs no signature verification; expiry, the host, admission and the client address are still checked on every request, and a key leaving the provider's JWKS ends its tokens. 0 turns it off.")
 	showVersion := flag.Bool("version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)

@@ -93,7 +93,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // from the table's default column, the same on every route.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, req request, reason string, f *failure.Error) {
 	ev := h.newEvent(r, req)
-	ev.rejected, ev.unaudited = reason, false // every refusal is audited, jwks too
+	ev.rejected = reason
 	h.respond(w, ev, f, nil)
 }
 

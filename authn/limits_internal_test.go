@@ -360,3 +360,32 @@ func TestFormValueAgreesWithParseQuery(t *testing.T) {
 		}
 	}
 }
+
+// The public keys are served without an audit line; a refusal around the
+// route is audited there as everywhere.
+func TestJWKSIsUnauditedButItsRefusalsAre(t *testing.T) {
+	key, err := accesstoken.NewSigningKey(time.Now(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audit bytes.Buffer
+	s, err := New(Config{Account: "default", Index: policy.NewIndex(), MaxInFlight: 1, Audit: &audit,
+		Signing: oneKey{accesstoken.NewRing([]*accesstoken.SigningKey{key})}, Keys: azuread.NewKeySets(azuread.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	if rec.Code != http.StatusOK || audit.Len() != 0 {
+		t.Fatalf("jwks: %d, audit %q", rec.Code, audit.String())
+	}
+	s.inFlight <- struct{}{} // the only slot taken
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	<-s.inFlight
+	var e AuditEvent
+	if err := json.Unmarshal(bytes.TrimSpace(audit.Bytes()), &e); err != nil || rec.Code != http.StatusServiceUnavailable ||
+		e.Operation != "jwks" || e.Code != "AZAUTH010E" {
+		t.Fatalf("overloaded jwks: %d, audit %q (%v)", rec.Code, audit.String(), err)
+	}
+}

@@ -56,7 +56,7 @@ type event struct {
 
 // newEvent starts a request's event with what the path and the peer say.
 func (h *Handler) newEvent(r *http.Request, req request) *event {
-	ev := &event{op: req.op, start: h.clock.Now(), unaudited: req.op == opJWKS}
+	ev := &event{op: req.op, start: h.clock.Now()}
 	ev.RequestID = requestIDOf(r.Context())
 	ev.Operation = string(req.op)
 	ev.Service, ev.Account = req.service, req.account

@@ -67,6 +67,7 @@ func (h *Handler) healthProblem(a *policy.Authenticator) *failure.Error {
 // tokens are signed with (not audited).
 func (h *Handler) jwks(w http.ResponseWriter, r *http.Request, req request) {
 	ev := h.newEvent(r, req)
+	ev.unaudited = true // public keys: no audit line (refusals around the route still get one)
 	ring := h.cfg.Signing.Ring()
 	if ring == nil {
 		h.respond(w, ev, failure.New(failure.NotReady, "signing keys not loaded"), nil)

@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -231,7 +232,7 @@ func write(in, out string) error {
 		rs   []loadResult
 	}{{"saturation", sat}, {"half rate", half}} {
 		for _, mode := range []string{"product", "product-cached", "bare", "null"} {
-			if field(set.rs, mode, func(r loadResult) float64 { return 1 }) == 0 {
+			if !slices.ContainsFunc(set.rs, func(r loadResult) bool { return r.Mode == mode }) {
 				continue
 			}
 			fmt.Fprintf(&s, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f |\n", set.name, mode,
@@ -244,21 +245,9 @@ func write(in, out string) error {
 		}
 	}
 	s.WriteString("\n(medians over rounds)\n\n## In process (go test -bench)\n\n| benchmark | metric | value |\n| --- | --- | --- |\n")
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range b {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(b)) {
 		units := b[name]
-		for _, u := range slices.Sorted(func(yield func(string) bool) {
-			for u := range units {
-				if !yield(u) {
-					return
-				}
-			}
-		}) {
+		for _, u := range slices.Sorted(maps.Keys(units)) {
 			fmt.Fprintf(&s, "| %s | %s | %.4g |\n", name, u, units[u])
 		}
 	}

@@ -29,8 +29,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -247,8 +245,8 @@ func (d *demo) startManager(manager, kubeconfig string) (stop func(), err error)
 	// ca.crt, not tls.crt: the CA survives leaf renewals and is confined to
 	// the --tls-sans names.
 	caPEM := sec.Data[servingcert.CACertKey]
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
+	t, err := loopback.TransportTrusting(caPEM)
+	if err != nil {
 		stop()
 		return nil, errors.New("the serving-certificate Secret has no ca.crt")
 	}
@@ -256,8 +254,6 @@ func (d *demo) startManager(manager, kubeconfig string) (stop func(), err error)
 		stop()
 		return nil, err
 	}
-	t := loopback.Transport()
-	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	d.client = &http.Client{Transport: t, Timeout: 30 * time.Second}
 	return stop, nil
 }

@@ -34,13 +34,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -163,13 +162,7 @@ func summarize(out io.Writer, results []Result) {
 		}
 	}
 	_, _ = fmt.Fprintln(out, "\nserver CPU per request / bare reference, same round (median, min-max):")
-	for _, m := range slices.Sorted(func(yield func(string) bool) {
-		for m := range ratios {
-			if !yield(m) {
-				return
-			}
-		}
-	}) {
+	for _, m := range slices.Sorted(maps.Keys(ratios)) {
 		v := ratios[m]
 		slices.Sort(v)
 		_, _ = fmt.Fprintf(out, "  %-15s %.2f  (%.2f-%.2f)\n", m, v[len(v)/2], v[0], v[len(v)-1])
@@ -204,10 +197,11 @@ func start(self, mode string, identities int) (*child, error) {
 		c.stop()
 		return nil, fmt.Errorf("no ready line from the server: %v", err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(c.ready.CAPEM))
-	tr := loopback.Transport()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr, err := loopback.TransportTrusting([]byte(c.ready.CAPEM))
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
 	tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = 512, 512
 	c.client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	return c, nil

@@ -26,8 +26,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -54,8 +52,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn"
-	"github.com/azure-authenticator/azure-authenticator/authn/server"
 	"github.com/azure-authenticator/azure-authenticator/internal/app"
 	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/loopback"
@@ -131,13 +127,11 @@ func run(ctx context.Context, hosts, changes int) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.New(env.Config, app.Options{
-		MetricsAddr: "0", ProbeAddr: "0", Namespace: "default", LeaderElectionID: app.DefaultLeaderElectionID,
-		TLSSecret: "scale-tls", TLSSANs: []string{"127.0.0.1"}, SigningKeySecret: "scale-signing-keys",
-		Account: "default", Audit: io.Discard, MaxInFlight: authn.DefaultMaxInFlight, MaxConnections: server.DefaultMaxConnections,
-		ProviderKeyRefresh: app.DefaultProviderKeyRefresh, VerifiedTokenCache: app.DefaultVerifiedTokenCache,
-		Testing: app.Testing{Listener: ln, DialContext: loopback.DialContext},
-	})
+	o := app.Defaults()
+	o.MetricsAddr, o.ProbeAddr, o.Namespace, o.Audit = "0", "0", "default", io.Discard
+	o.TLSSecret, o.TLSSANs, o.SigningKeySecret = "scale-tls", []string{"127.0.0.1"}, "scale-signing-keys"
+	o.Testing = app.Testing{Listener: ln, DialContext: loopback.DialContext}
+	a, err := app.New(env.Config, o)
 	if err != nil {
 		return nil, err
 	}
@@ -184,10 +178,10 @@ func run(ctx context.Context, hosts, changes int) (*Report, error) {
 	r.HeapMiB = float64(ms.HeapInuse) / (1 << 20)
 
 	// Propagation: create -> authenticates, delete -> denied.
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(a.ServingCert.CertificatePEM())
-	tr := loopback.Transport()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr, err := loopback.TransportTrusting(a.ServingCert.CertificatePEM())
+	if err != nil {
+		return nil, err
+	}
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	token := azure.Token(azuretest.VM(tenant, subscription, "rg-propagation", "vm-1"), azuretest.TokenOptions{})
 	status := func(name string) int {

@@ -67,14 +67,19 @@ import (
 	"github.com/azure-authenticator/azure-authenticator/internal/signingkeys"
 )
 
-// Defaults of the flags main.go binds to Options.
-const (
-	DefaultLeaderElectionID   = "azure-authenticator"
-	DefaultTLSSecret          = "azure-authenticator-tls"
-	DefaultSigningKeySecret   = "azure-authenticator-signing-keys"
-	DefaultProviderKeyRefresh = 5 * time.Minute
-	DefaultVerifiedTokenCache = 10000
-)
+// Defaults are main.go's flag defaults: what the manager runs with when no
+// flag says otherwise. Test suites start from them too, so that they run
+// the product as shipped.
+func Defaults() Options {
+	return Options{
+		MetricsAddr: ":8443", SecureMetrics: true, ProbeAddr: ":8081",
+		LeaderElectionID: "azure-authenticator", AuthnAddr: ":9443",
+		TLSSecret: "azure-authenticator-tls", TLSSANs: []string{"localhost", "127.0.0.1"},
+		Account: "default", SigningKeySecret: "azure-authenticator-signing-keys",
+		MaxInFlight: authn.DefaultMaxInFlight, MaxConnections: server.DefaultMaxConnections,
+		ProviderKeyRefresh: 5 * time.Minute, VerifiedTokenCache: 10000,
+	}
+}
 
 // Options are the manager's settings, one field per flag of main.go.
 type Options struct {

@@ -37,11 +37,9 @@ func TestTrustedProxiesRefuseIPv4MappedRanges(t *testing.T) {
 
 // valid is what main.go's defaults give, in a known namespace.
 func valid() Options {
-	return Options{
-		LeaderElectionID: DefaultLeaderElectionID, Namespace: "azure-authenticator", TLSSecret: DefaultTLSSecret,
-		SigningKeySecret: DefaultSigningKeySecret, Account: "default", MaxInFlight: 1, MaxConnections: 1,
-		ProviderKeyRefresh: DefaultProviderKeyRefresh,
-	}
+	o := Defaults()
+	o.Namespace = "azure-authenticator"
+	return o
 }
 
 // Every flag mistake is reported before anything starts, all at once.

@@ -23,6 +23,9 @@ package loopback
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -66,4 +69,19 @@ func Transport() *http.Transport {
 	t.Proxy = nil
 	t.DialContext = DialContext
 	return t
+}
+
+// TransportTrusting is Transport for HTTPS to a server whose certificate
+// chains to the PEM certificates of caPEM (TLS 1.2 or later). The
+// transport is returned even when caPEM holds no certificate, with an
+// error saying so: it then trusts nothing.
+func TransportTrusting(caPEM []byte) (*http.Transport, error) {
+	pool := x509.NewCertPool()
+	var err error
+	if !pool.AppendCertsFromPEM(caPEM) {
+		err = errors.New("loopback: no PEM certificate to trust")
+	}
+	t := Transport()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t, err
 }

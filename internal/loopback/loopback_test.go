@@ -18,7 +18,10 @@ package loopback
 
 import (
 	"context"
+	"encoding/pem"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +76,29 @@ func portOf(t *testing.T, a net.Addr) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A transport trusting a CA reaches a server whose certificate that CA
+// signed, and one trusting nothing refuses it.
+func TestTransportTrustingTrustsOnlyItsCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	for _, tc := range []struct {
+		name  string
+		pem   []byte
+		trust bool
+	}{{"its CA", caPEM, true}, {"no certificate", []byte("not PEM"), false}} {
+		tr, err := TransportTrusting(tc.pem)
+		if (err == nil) != tc.trust || tr == nil {
+			t.Fatalf("%s: transport %v, error %v", tc.name, tr, err)
+		}
+		resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		if (err == nil) != tc.trust {
+			t.Fatalf("%s: GET = %v", tc.name, err)
+		}
+	}
 }

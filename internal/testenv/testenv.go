@@ -37,6 +37,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -59,6 +63,16 @@ type Env struct {
 	// Kubeconfig is a file that kubectl can use to reach the API server.
 	Kubeconfig string
 	dir        string
+}
+
+// SetLogger sends controller-runtime's log to standard error, errors only
+// unless TEST_VERBOSE_LOGS is set, so that go test -v stays readable.
+func SetLogger() {
+	level := zapcore.ErrorLevel
+	if os.Getenv("TEST_VERBOSE_LOGS") != "" {
+		level = zapcore.Level(-2)
+	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(level)))
 }
 
 // RepoRoot is the repository's top directory.

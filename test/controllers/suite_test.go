@@ -26,13 +26,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/controllers"
@@ -59,7 +57,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	testenv.SetLogger()
 	var err error
 	env, err = testenv.Start()
 	if err != nil {
@@ -81,15 +79,6 @@ func runMain(m *testing.M) int {
 	}
 	defer stop()
 	return m.Run()
-}
-
-// zapLevel keeps `go test -v` readable: errors only, unless
-// TEST_VERBOSE_LOGS is set.
-func zapLevel() zapcore.Level {
-	if os.Getenv("TEST_VERBOSE_LOGS") != "" {
-		return zapcore.Level(-2)
-	}
-	return zapcore.ErrorLevel
 }
 
 // startManager starts the controllers' half of the manager: the manager

@@ -19,8 +19,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,17 +33,13 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/authn"
-	"github.com/azure-authenticator/azure-authenticator/authn/server"
 	"github.com/azure-authenticator/azure-authenticator/internal/accesstoken"
 	"github.com/azure-authenticator/azure-authenticator/internal/app"
 	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
@@ -73,11 +67,7 @@ const account = "default"
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
-	level := zapcore.ErrorLevel
-	if os.Getenv("TEST_VERBOSE_LOGS") != "" {
-		level = zapcore.Level(-2)
-	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(level)))
+	testenv.SetLogger()
 	var err error
 	if env, err = testenv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
@@ -123,13 +113,11 @@ func runMain(m *testing.M) int {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(product.ServingCert.CertificatePEM()) {
+	transport, err := loopback.TransportTrusting(product.ServingCert.CertificatePEM())
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: no serving certificate")
 		return 1
 	}
-	transport := loopback.Transport()
-	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	https = &http.Client{Transport: transport, Timeout: 30 * time.Second}
 	baseURL = "https://" + ln.Addr().String()
 
@@ -144,20 +132,18 @@ func runMain(m *testing.M) int {
 // options are the suite's settings, for its manager and the replicas a
 // test starts: main.go's defaults but for names and the Testing knobs.
 func options(ln net.Listener, audit io.Writer) app.Options {
-	return app.Options{
-		MetricsAddr: "0", ProbeAddr: "0", Namespace: "default", LeaderElectionID: app.DefaultLeaderElectionID,
-		TLSSecret: "authn-test-tls", TLSSANs: []string{"127.0.0.1"}, SigningKeySecret: "authn-test-signing-keys",
-		Account: account, Audit: audit, MaxInFlight: authn.DefaultMaxInFlight, MaxConnections: server.DefaultMaxConnections,
-		ProviderKeyRefresh: app.DefaultProviderKeyRefresh, VerifiedTokenCache: app.DefaultVerifiedTokenCache,
-		Testing: app.Testing{
-			Clock:       serverClock{},
-			Listener:    ln,
-			DialContext: loopback.DialContext, // the server never dials off loopback in tests
-			// Retries and timeouts short enough for tests of outages.
-			ProviderRetryInterval: 200 * time.Millisecond, ProviderHTTPTimeout: 2 * time.Second,
-			SeveralManagers: true, // replicas_test.go and health tests start more
-		},
+	o := app.Defaults()
+	o.MetricsAddr, o.ProbeAddr, o.Namespace, o.Account, o.Audit = "0", "0", "default", account, audit
+	o.TLSSecret, o.TLSSANs, o.SigningKeySecret = "authn-test-tls", []string{"127.0.0.1"}, "authn-test-signing-keys"
+	o.Testing = app.Testing{
+		Clock:       serverClock{},
+		Listener:    ln,
+		DialContext: loopback.DialContext, // the server never dials off loopback in tests
+		// Retries and timeouts short enough for tests of outages.
+		ProviderRetryInterval: 200 * time.Millisecond, ProviderHTTPTimeout: 2 * time.Second,
+		SeveralManagers: true, // replicas_test.go starts more
 	}
+	return o
 }
 
 // clockOffset shifts the server's clock (serverClock) for tests of expiry;

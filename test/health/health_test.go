@@ -18,8 +18,6 @@ package health
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -38,8 +36,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
-	"github.com/azure-authenticator/azure-authenticator/authn"
-	"github.com/azure-authenticator/azure-authenticator/authn/server"
 	"github.com/azure-authenticator/azure-authenticator/internal/app"
 	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
 	"github.com/azure-authenticator/azure-authenticator/internal/failure"
@@ -109,13 +105,12 @@ func startRestrictedReplica(t *testing.T, secretNamespaces, secretsIn []string, 
 	}
 	// As main.go assembles it: this replica is the only manager of this
 	// API server, so the status it writes is its own view.
-	r.app, err = app.New(cfg, app.Options{
-		MetricsAddr: "0", ProbeAddr: "0", Namespace: "default", LeaderElectionID: app.DefaultLeaderElectionID,
-		TLSSecret: "authn-test-tls", TLSSANs: []string{"127.0.0.1"}, SigningKeySecret: "authn-test-signing-keys",
-		Account: account, Audit: io.Discard, MaxInFlight: authn.DefaultMaxInFlight, MaxConnections: server.DefaultMaxConnections,
-		ProviderKeyRefresh: app.DefaultProviderKeyRefresh, SecretNamespaces: secretNamespaces, MaxStaleness: maxStaleness,
-		Testing: app.Testing{Listener: ln, DialContext: loopback.DialContext, SeveralManagers: true},
-	})
+	o := app.Defaults()
+	o.MetricsAddr, o.ProbeAddr, o.Namespace, o.Account, o.Audit = "0", "0", "default", account, io.Discard
+	o.TLSSecret, o.TLSSANs, o.SigningKeySecret = "authn-test-tls", []string{"127.0.0.1"}, "authn-test-signing-keys"
+	o.SecretNamespaces, o.MaxStaleness = secretNamespaces, maxStaleness
+	o.Testing = app.Testing{Listener: ln, DialContext: loopback.DialContext, SeveralManagers: true}
+	r.app, err = app.New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,12 +126,10 @@ func startRestrictedReplica(t *testing.T, secretNamespaces, secretsIn []string, 
 	})
 	r.base = "https://" + ln.Addr().String()
 	eventually(t, "restricted replica ready", r.app.Ready)
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(r.app.ServingCert.CertificatePEM()) {
+	transport, err := loopback.TransportTrusting(r.app.ServingCert.CertificatePEM())
+	if err != nil {
 		t.Fatal("no serving certificate")
 	}
-	transport := loopback.Transport()
-	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	r.client = &http.Client{Transport: transport, Timeout: 30 * time.Second}
 	return r
 }
