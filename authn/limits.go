@@ -19,6 +19,7 @@ package authn
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,16 +50,18 @@ const (
 // refusals are audited and counted.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
+	// Shared values: net/http only reads them.
+	hdr["Cache-Control"] = noStore
+	hdr["X-Content-Type-Options"] = noSniff
 	id := newRequestID()
-	hdr.Set(RequestIDHeader, id)
-	r = r.WithContext(withRequestID(r.Context(), id))
+	hdr[RequestIDHeader] = []string{id}
+	// held says whether this request holds its slot: it gives it back
+	// while it waits for a provider key fetch (see waitHook), which only
+	// a routed request, holding its slot, can reach.
+	held := true
+	r = r.WithContext(azuread.WithWaitHook(withRequestID(r.Context(), id), h.waitHook(r.Context(), &held)))
 	req := parseRequest(r)
 	r.Body = readBody(w, r)
-	// held says whether this request holds its slot: it gives it back
-	// while it waits for a provider key fetch (see waitHook).
-	held := true
 	select {
 	case h.inFlight <- struct{}{}:
 		requestsInFlight.Inc()
@@ -84,7 +87,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.refuse(w, r, req, "panic", failure.New(failure.Internal, "panic while serving the request"))
 		}
 	}()
-	r = r.WithContext(azuread.WithWaitHook(r.Context(), h.waitHook(r.Context(), &held)))
 	h.routeFn(w, r, req)
 }
 
@@ -127,7 +129,7 @@ func readBody(w http.ResponseWriter, r *http.Request) io.ReadCloser {
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(BodyReadTimeout)) // unsupported only on test recorders
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes), r.ContentLength)
 	if err != nil {
 		// The deadline stays: net/http drains an unread body before it
 		// answers, and must not wait for a client that withholds it.
@@ -135,6 +137,26 @@ func readBody(w http.ResponseWriter, r *http.Request) io.ReadCloser {
 	}
 	_ = rc.SetReadDeadline(time.Time{})
 	return replayBody{bytes.NewReader(body), body}
+}
+
+// readAll is io.ReadAll that starts from the announced length, so a
+// body of known size takes one allocation instead of a chain of growing
+// copies; the length is a hint only (the reader still bounds the body).
+func readAll(r io.Reader, contentLength int64) ([]byte, error) {
+	b := make([]byte, 0, min(max(contentLength, 0), MaxBodyBytes)+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // replayBody replays a body read in full; a route that wants the bytes

@@ -79,7 +79,11 @@ type request struct {
 // login stays inside its segment.
 func parseRequest(r *http.Request) request {
 	path := r.URL.EscapedPath()
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	var held [6]string // every route's segments fit, without an allocation
+	segs := held[:0]
+	for seg := range strings.SplitSeq(strings.TrimPrefix(path, "/"), "/") {
+		segs = append(segs, seg)
+	}
 	switch {
 	case path == "/whoami":
 		return request{op: opIdentity, method: http.MethodGet, accountServed: true}
@@ -115,11 +119,11 @@ func parseLogin(login string) (policy.HostID, bool) {
 	if !strings.HasPrefix(login, v1alpha1.HostIDPrefix) {
 		return policy.HostID{}, false
 	}
-	parts := strings.Split(strings.TrimPrefix(login, v1alpha1.HostIDPrefix), "/")
-	if len(parts) != 2 || len(validation.IsDNS1123Label(parts[0])) > 0 || len(validation.IsDNS1123Subdomain(parts[1])) > 0 {
+	namespace, name, _ := strings.Cut(strings.TrimPrefix(login, v1alpha1.HostIDPrefix), "/")
+	if len(validation.IsDNS1123Label(namespace)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
 		return policy.HostID{}, false
 	}
-	return policy.HostID{Namespace: parts[0], Name: parts[1]}, true
+	return policy.HostID{Namespace: namespace, Name: name}, true
 }
 
 // unescape decodes one path segment once; a segment that does not decode,

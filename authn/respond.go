@@ -98,11 +98,26 @@ func (h *Handler) respond(w http.ResponseWriter, ev *event, f *failure.Error, ok
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("Content-Type", ok.contentType)
+	hdr["Content-Type"] = headerValue(ok.contentType)
 	if ok.encoding != "" {
 		hdr.Set("Content-Encoding", ok.encoding)
 	}
 	_, _ = w.Write(ok.body)
+}
+
+// Header values every response carries, shared: net/http only reads a
+// header's values, and a handler setting them allocates nothing.
+var (
+	noStore         = []string{"no-store"}
+	noSniff         = []string{"nosniff"}
+	jsonContentType = []string{"application/json"}
+)
+
+func headerValue(v string) []string {
+	if v == jsonContentType[0] {
+		return jsonContentType
+	}
+	return []string{v}
 }
 
 func (h *Handler) audit(ev *event) {
@@ -208,7 +223,7 @@ func jsonError(status int, message string) string {
 // retry after a second.
 func writeJSON(w http.ResponseWriter, status int, body string) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = jsonContentType
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}

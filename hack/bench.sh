@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # make bench: the performance measurements of docs/performance.md. Runs on
-# loopback only, bounded in time (about five minutes on 2 cores), never in CI:
+# loopback only, bounded in time (about six minutes on 2 cores), never in CI:
 # in-process benchmarks against their crypto floor, the index at scale,
-# hack/loadgen flat out and at half the product's saturation rate,
-# hack/scalebench (10,000 AzureHosts to Ready, propagation), then
-# hack/benchreport writes docs/performance.md.
+# hack/loadgen flat out and at half the product's saturation rate, over a
+# sweep of client counts, and once more under a CPU profile of the product
+# server, hack/scalebench (10,000 AzureHosts to Ready, propagation), then
+# hack/benchreport writes docs/performance.md and its plots
+# (docs/performance/*.svg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bin/bench
@@ -23,6 +25,11 @@ echo "== load, flat out"
 half=$(go run ./hack/benchreport --half-rate "$out/load.json")
 echo "== load at half the saturation rate: $half req/s"
 "$out/loadgen" --clients 32 --identities 100 --round 3s --rounds 3 --rate "$half" --modes product,bare --json "$out/load-half.json"
+echo "== concurrency sweep (about 40 s)"
+"$out/loadgen" --clients 1,2,4,8,16,32,64,128 --identities 100 --round 2s --rounds 1 --modes product,bare --json "$out/sweep.json"
+echo "== CPU profile of the product server over one flat-out round"
+"$out/loadgen" --clients 32 --identities 100 --round 4s --rounds 1 --modes product --cpuprofile "$out/product.pprof" --json "$out/profile.json"
+go run ./hack/benchreport --stages "$out/product.pprof" | tee "$out/stages.txt"
 
 echo "== scale: 10,000 AzureHosts against envtest, then create/delete propagation"
 KUBEBUILDER_ASSETS="$(hack/build-envtest.sh)" go run ./hack/scalebench --hosts 10000 --changes 50 --json "$out/scale.json" 2>"$out/scale.log"

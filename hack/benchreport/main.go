@@ -16,9 +16,12 @@ limitations under the License.
 
 // Command benchreport writes docs/performance.md from what hack/bench.sh
 // measured: go test -bench output (ratios to the crypto floor, index
-// latency and memory) and hack/loadgen's JSON (server CPU per request
-// against the bare reference, throughput, latency). Every target of issue
-// 11 is listed beside the figure measured and whether it is met.
+// latency and memory), hack/loadgen's JSON (server CPU per request
+// against the bare reference, throughput, latency, a concurrency sweep)
+// and a CPU profile of the product server, shared out by stage. Every
+// target of issue 11 is listed beside the figure measured and whether it is
+// met. The plots go to SVG files in a directory named after the report
+// (docs/performance/).
 //
 //	go run ./hack/benchreport --in bin/bench --out docs/performance.md
 package main
@@ -26,8 +29,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -42,7 +47,19 @@ func main() {
 	in := flag.String("in", "bin/bench", "directory hack/bench.sh wrote")
 	out := flag.String("out", "docs/performance.md", "the report")
 	halfRate := flag.String("half-rate", "", "print half the product's median saturation rate in this loadgen JSON file, and exit")
+	stagesOf := flag.String("stages", "", "print how this CPU profile shares out by stage, with each stage's top functions, and exit")
 	flag.Parse()
+	if *stagesOf != "" {
+		p, err := readProfile(*stagesOf)
+		if err == nil {
+			err = explain(os.Stdout, p, 8)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *halfRate != "" {
 		rs, err := loads(*halfRate)
 		if err != nil {
@@ -244,7 +261,11 @@ func write(in, out string) error {
 				field(set.rs, mode, func(r loadResult) float64 { return r.ServerCPU }))
 		}
 	}
-	s.WriteString("\n(medians over rounds)\n\n## In process (go test -bench)\n\n| benchmark | metric | value |\n| --- | --- | --- |\n")
+	s.WriteString("\n(medians over rounds)\n\n")
+	if err := writeSweepAndStages(&s, in, out); err != nil {
+		return err
+	}
+	s.WriteString("## In process (go test -bench)\n\n| benchmark | metric | value |\n| --- | --- | --- |\n")
 	for _, name := range slices.Sorted(maps.Keys(b)) {
 		units := b[name]
 		for _, u := range slices.Sorted(maps.Keys(units)) {
@@ -272,9 +293,144 @@ func cpuModel() string {
 var methodNotes = strings.ReplaceAll(`
 ## Method
 
-- §make bench§ runs §hack/bench.sh§: the in-process benchmarks of §authn§ (each alternates the product's work with its crypto floor in one loop and reports both medians and their ratio) and §internal/policy§ (index lookups at 1k, 100k and 1M hosts; lookups while a writer applies about 1,000 updates a second); then §hack/loadgen§ flat out, then at half the product's saturation rate; then this report.
+- §make bench§ runs §hack/bench.sh§: the in-process benchmarks of §authn§ (each alternates the product's work with its crypto floor in one loop and reports both medians and their ratio) and §internal/policy§ (index lookups at 1k, 100k and 1M hosts; lookups while a writer applies about 1,000 updates a second); then §hack/loadgen§ flat out, at half the product's saturation rate, over a sweep of client counts and under a CPU profile; then this report.
 - The crypto floor of an authentication is one RS256 verification of the Azure token plus one Ed25519 access-token signature; of a secret fetch, one Ed25519 verification of the access token.
 - The verified-token cache (§--verified-token-cache§) is off in §product§ and on in §product-cached§, where the clients present the same 100 tokens again, as workloads do for hours.
 - §hack/scalebench§ runs the manager in process against envtest's kube-apiserver and etcd (built from source by §hack/build-envtest.sh§) and creates the hosts with 16 writers and no client-side rate limit; propagation is timed from the API server acknowledging a create or delete to the first 200 or 401 of the authenticator, polled every 2 ms.
-- Not measured here yet (issue 11): Secret grant changes, start-up with 100k hosts, plots, and HashiCorp Vault's JWT login handler side by side.
+- The concurrency sweep runs §hack/loadgen --clients 1,2,4,...,128§ against §product§ and §bare§, one short round per count and mode, the modes alternating; before each round, as many requests as clients at once open the connections, so that no TLS handshake falls into a round.
+- The CPU profile is of the §product§ server process (§loadgen --cpuprofile§, runtime/pprof at 100 Hz) over one flat-out round after its warm-up. Each sample goes to one stage: the audit log and the metrics take every sample with one of their frames on the stack; otherwise the frame nearest the leaf that belongs to a stage decides, and frames of no stage (the allocator, memmove, hashing, base64, bigmod, bufio) are passed over, so that allocating and hashing count to the stage that asked for them. The collector's work, in its background workers or as an allocation's mark assist, and stacks of the runtime alone (the scheduler) are §GC and runtime§. µs/request is the stage's share times the server's CPU per request in that round, from /proc.
+- Not measured here yet (issue 11): Secret grant changes, start-up with 100k hosts, and HashiCorp Vault's JWT login handler side by side.
 `, "§", "`")
+
+// writeSweepAndStages adds the concurrency sweep and the CPU by stage, with
+// their plots, where hack/bench.sh measured them (sweep.json; product.pprof
+// and profile.json), and says so where it did not.
+func writeSweepAndStages(s *strings.Builder, in, out string) error {
+	plotDir := strings.TrimSuffix(out, filepath.Ext(out))
+	rel := filepath.Base(plotDir) // the report links its plots relative to itself
+	sweep, err := loads(filepath.Join(in, "sweep.json"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s.WriteString("## Concurrency sweep\n\nNot measured in this run (no sweep.json).\n\n")
+	case err != nil:
+		return err
+	default:
+		if err := os.MkdirAll(plotDir, 0o755); err != nil {
+			return err
+		}
+		if err := writeSweep(s, sweep, plotDir, rel); err != nil {
+			return err
+		}
+	}
+	prof, err := readProfile(filepath.Join(in, "product.pprof"))
+	if errors.Is(err, fs.ErrNotExist) {
+		s.WriteString("## Product server CPU by stage\n\nNot measured in this run (no product.pprof).\n\n")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("product.pprof: %w", err)
+	}
+	profiled, err := loads(filepath.Join(in, "profile.json"))
+	if err != nil {
+		return err
+	}
+	st, err := byStage(prof)
+	if err != nil {
+		return fmt.Errorf("product.pprof: %w", err)
+	}
+	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+		return err
+	}
+	return writeStages(s, st, profiled, prof.DurationNanos, plotDir, rel)
+}
+
+func writeSweep(s *strings.Builder, sweep []loadResult, plotDir, rel string) error {
+	var counts []int
+	var modes []string
+	for _, r := range sweep {
+		if !slices.Contains(counts, r.Clients) {
+			counts = append(counts, r.Clients)
+		}
+	}
+	slices.Sort(counts)
+	for _, m := range []string{"product", "product-cached", "bare", "null"} {
+		if slices.ContainsFunc(sweep, func(r loadResult) bool { return r.Mode == m }) {
+			modes = append(modes, m)
+		}
+	}
+	// at is the median of one figure over the rounds with so many clients.
+	at := func(mode string, clients int, get func(loadResult) float64) float64 {
+		var v []float64
+		for _, r := range sweep {
+			if r.Mode == mode && r.Clients == clients {
+				v = append(v, get(r))
+			}
+		}
+		return median(v)
+	}
+	perSecond := func(r loadResult) float64 { return r.PerSecond }
+	p99 := func(r loadResult) float64 { return r.P99Ms }
+	fmt.Fprintf(s, "## Concurrency sweep\n\nThe same load at %s keep-alive clients, flat out, one round per count and mode.\n\n", joinInts(counts))
+	tput, lat := linePlot{title: "Throughput against concurrency", xLabel: "concurrent clients (log scale)", yLabel: "requests per second", log2X: true},
+		linePlot{title: "p99 latency against concurrency", xLabel: "concurrent clients (log scale)", yLabel: "p99 latency (ms, log scale)", log2X: true, log10Y: true}
+	for _, m := range modes {
+		var xs, ys, ls []float64
+		for _, c := range counts {
+			xs, ys, ls = append(xs, float64(c)), append(ys, at(m, c, perSecond)), append(ls, at(m, c, p99))
+		}
+		tput.series = append(tput.series, series{name: m, xs: xs, ys: ys})
+		lat.series = append(lat.series, series{name: m, xs: xs, ys: ls})
+	}
+	if err := os.WriteFile(filepath.Join(plotDir, "throughput.svg"), tput.svg(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(plotDir, "p99.svg"), lat.svg(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(s, "![throughput against concurrency](%s/throughput.svg)\n\n![p99 latency against concurrency](%s/p99.svg)\n\n", rel, rel)
+	s.WriteString("| clients | mode | req/s | p50 ms | p99 ms | server µs/req | server CPU / bare |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, c := range counts {
+		for _, m := range modes {
+			cpu := at(m, c, func(r loadResult) float64 { return r.ServerCPU })
+			vsBare := "-"
+			if bare := at("bare", c, func(r loadResult) float64 { return r.ServerCPU }); m != "bare" && bare > 0 {
+				vsBare = fmt.Sprintf("%.2f×", cpu/bare)
+			}
+			fmt.Fprintf(s, "| %d | %s | %.0f | %.2f | %.2f | %.1f | %s |\n", c, m, at(m, c, perSecond),
+				at(m, c, func(r loadResult) float64 { return r.P50Ms }), at(m, c, p99), cpu, vsBare)
+		}
+	}
+	s.WriteString("\n")
+	return nil
+}
+
+func writeStages(s *strings.Builder, st []stageCPU, profiled []loadResult, durationNanos int64, plotDir, rel string) error {
+	perReq := field(profiled, "product", func(r loadResult) float64 { return r.ServerCPU })
+	reqs := field(profiled, "product", func(r loadResult) float64 { return float64(r.Requests) })
+	chart := barChart{title: fmt.Sprintf("Product server CPU per request, by stage (%.0f µs in all)", perReq), xLabel: "µs of CPU per request"}
+	floor := 0.0
+	for _, x := range st {
+		if x.Name == "RS256 verification" || x.Name == "access-token signature" {
+			floor += x.Share
+		}
+		chart.bars = append(chart.bars, bar{label: x.Name, value: x.Share * perReq, note: fmt.Sprintf("%.1f µs (%.1f%%)", x.Share*perReq, 100*x.Share)})
+	}
+	if err := os.WriteFile(filepath.Join(plotDir, "cpu-by-stage.svg"), chart.svg(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(s, "## Product server CPU by stage\n\nA CPU profile of the `product` server over one flat-out round (%.1f s, %.0f requests, %.1f µs of server CPU per request from /proc), its samples shared out by stage. The crypto floor, RS256 verification and the access-token signature, is %.1f%% of it.\n\n", float64(durationNanos)/1e9, reqs, perReq, 100*floor)
+	fmt.Fprintf(s, "![CPU per request by stage](%s/cpu-by-stage.svg)\n\n| stage | covers | share | µs/request |\n| --- | --- | --- | --- |\n", rel)
+	for _, x := range st {
+		fmt.Fprintf(s, "| %s | %s | %.1f%% | %.1f |\n", x.Name, x.Covers, 100*x.Share, x.Share*perReq)
+	}
+	s.WriteString("\n")
+	return nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}

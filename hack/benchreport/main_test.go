@@ -62,3 +62,85 @@ func TestReportPutsEachFigureBesideItsTarget(t *testing.T) {
 		}
 	}
 }
+
+// With a sweep and a profile, the report has their tables and links its
+// plots, written beside it in a directory named after it.
+func TestReportHasTheSweepAndTheStagesWithPlots(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"authn.txt":      "",
+		"policy.txt":     "",
+		"load.json":      `[]`,
+		"load-half.json": `[]`,
+		"sweep.json": `[{"mode":"product","round":1,"clients":1,"per_second":1000,"p50_ms":0.5,"p99_ms":1.5,"server_cpu_us_per_request":220},
+			{"mode":"bare","round":1,"clients":1,"per_second":1100,"p50_ms":0.4,"p99_ms":1.2,"server_cpu_us_per_request":200},
+			{"mode":"product","round":1,"clients":64,"per_second":6000,"p50_ms":9,"p99_ms":30,"server_cpu_us_per_request":180},
+			{"mode":"bare","round":1,"clients":64,"per_second":6100,"p50_ms":8,"p99_ms":28,"server_cpu_us_per_request":200}]`,
+		"profile.json": `[{"mode":"product","round":1,"clients":32,"requests":20000,"server_cpu_us_per_request":200}]`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Create(filepath.Join(dir, "product.pprof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := handProfile([][]string{rsaLeaf, jsonAlloc}, []int64{50, 50}).Write(f); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	out := filepath.Join(dir, "performance.md")
+	if err := write(dir, out); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := string(b)
+	for _, want := range []string{
+		"![throughput against concurrency](performance/throughput.svg)",
+		"![p99 latency against concurrency](performance/p99.svg)",
+		"![CPU per request by stage](performance/cpu-by-stage.svg)",
+		"| 1 | product | 1000 | 0.50 | 1.50 | 220.0 | 1.10× |",
+		"| 64 | bare | 6100 | 8.00 | 28.00 | 200.0 | - |",
+		"(3.0 s, 20000 requests, 200.0 µs of server CPU per request from /proc)",
+		"| 50.0% | 100.0 |",
+		"The crypto floor, RS256 verification and the access-token signature, is 50.0% of it.",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Index(report, "| 1 | product") > strings.Index(report, "| 64 | product") {
+		t.Error("the sweep is not in the order of client counts")
+	}
+	for _, svg := range []string{"throughput.svg", "p99.svg", "cpu-by-stage.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, "performance", svg)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// Without a sweep or a profile the report says so, and writes no plot.
+func TestReportSaysWhatWasNotMeasured(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{"authn.txt": "", "policy.txt": "", "load.json": `[]`, "load-half.json": `[]`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "performance.md")
+	if err := write(dir, out); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	if !strings.Contains(string(b), "Not measured in this run (no sweep.json)") || !strings.Contains(string(b), "Not measured in this run (no product.pprof)") {
+		t.Errorf("report:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "performance")); err == nil {
+		t.Error("a plot directory without plots")
+	}
+}

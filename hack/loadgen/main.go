@@ -24,10 +24,13 @@ limitations under the License.
 // run. Each round is bounded in time and requests; the whole run stops by
 // itself.
 //
-//	go run ./hack/loadgen [--clients 32] [--identities 100] [--round 3s] [--rounds 3] [--rate N] [--modes ...] [--json FILE]
+//	go run ./hack/loadgen [--clients 32|1,2,4,...] [--identities 100] [--round 3s] [--rounds 3] [--rate N] [--modes ...] [--cpuprofile FILE] [--json FILE]
 //
 // Per round it prints throughput, p50/p90/p99/max latency, errors, the
-// server's CPU per request (from /proc) and the load tool's own.
+// server's CPU per request (from /proc) and the load tool's own. A list of
+// client counts is a concurrency sweep: the rounds are run for each count in
+// turn, against the same server processes. --cpuprofile has the product
+// server profile its own CPU over its measured rounds (runtime/pprof).
 package main
 
 import (
@@ -54,9 +57,13 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 2 && os.Args[1] == "serve" {
+	if len(os.Args) > 3 && os.Args[1] == "serve" {
 		identities, _ := strconv.Atoi(os.Args[3])
-		if err := serve(os.Args[2], identities); err != nil {
+		profile := ""
+		if len(os.Args) > 4 {
+			profile = os.Args[4]
+		}
+		if err := serve(os.Args[2], identities, profile); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen serve:", err)
 			os.Exit(1)
 		}
@@ -87,7 +94,7 @@ type Result struct {
 
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	clients := fs.Int("clients", 32, "keep-alive HTTPS clients (1 to 512)")
+	clientList := fs.String("clients", "32", "keep-alive HTTPS clients (1 to 512), or a comma-separated list of counts to sweep")
 	identities := fs.Int("identities", 100, "distinct Azure identities whose tokens the clients present (1 to 10000)")
 	round := fs.Duration("round", 3*time.Second, "length of one round (100ms to 1m)")
 	rounds := fs.Int("rounds", 3, "rounds per mode, alternating between modes (1 to 20)")
@@ -95,12 +102,21 @@ func run(args []string, out io.Writer) error {
 	modes := fs.String("modes", strings.Join([]string{modeProduct, modeBare, modeProductCached, modeNull}, ","), "server modes, in the order each round visits them")
 	rate := fs.Int("rate", 0, "requests per second across all clients (0: as fast as the server answers)")
 	jsonOut := fs.String("json", "", "also write the results to this file as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "have the product server write a CPU profile of its measured rounds to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	counts, err := parseClients(*clientList)
+	if err != nil {
+		return err
+	}
 	switch {
-	case *clients < 1 || *clients > 512, *identities < 1 || *identities > 10000, *round < 100*time.Millisecond || *round > time.Minute, *rounds < 1 || *rounds > 20:
+	case *identities < 1 || *identities > 10000, *round < 100*time.Millisecond || *round > time.Minute, *rounds < 1 || *rounds > 20:
 		return errors.New("a flag is out of its range (see -h)")
+	}
+	names := strings.Split(*modes, ",")
+	if *cpuProfile != "" && !slices.Contains(names, modeProduct) {
+		return errors.New("--cpuprofile profiles the product mode, which --modes leaves out")
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -112,23 +128,53 @@ func run(args []string, out io.Writer) error {
 			c.stop()
 		}
 	}()
-	names := strings.Split(*modes, ",")
 	for _, m := range names {
-		if servers[m], err = start(self, m, *identities); err != nil {
+		profile := ""
+		if m == modeProduct {
+			profile = *cpuProfile
+		}
+		if servers[m], err = start(self, m, *identities, profile); err != nil {
 			return fmt.Errorf("starting %s: %w", m, err)
 		}
 	}
-	_, _ = fmt.Fprintf(out, "%-15s %5s %9s %8s %8s %8s %8s %7s %12s %12s\n", "mode", "round", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "server µs/req", "loader µs/req")
 	var results []Result
-	for r := 1; r <= *rounds; r++ {
-		for _, m := range names {
-			res, err := servers[m].round(*clients, *round, *maxRequests, *rate)
-			if err != nil {
-				return fmt.Errorf("%s round %d: %w", m, r, err)
+	for _, clients := range counts {
+		if len(counts) > 1 {
+			_, _ = fmt.Fprintf(out, "== %d clients\n", clients)
+		}
+		_, _ = fmt.Fprintf(out, "%-15s %5s %9s %8s %8s %8s %8s %7s %12s %12s\n", "mode", "round", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "server µs/req", "loader µs/req")
+		for r := 1; r <= *rounds; r++ {
+			for _, m := range names {
+				c := servers[m]
+				if err := c.warmUp(clients); err != nil {
+					return fmt.Errorf("%s round %d: %w", m, r, err)
+				}
+				// The profile starts after the first warm-up and runs on
+				// across the product's rounds: between them its server
+				// idles while the other modes run, which adds no samples.
+				if c.profile != "" && !c.profiling {
+					if err := c.command("profile-start"); err != nil {
+						return err
+					}
+					c.profiling = true
+				}
+				res, err := c.round(clients, *round, *maxRequests, *rate)
+				if err != nil {
+					return fmt.Errorf("%s round %d: %w", m, r, err)
+				}
+				res.Mode, res.Round = m, r
+				results = append(results, res)
+				_, _ = fmt.Fprintf(out, "%-15s %5d %9.0f %8.2f %8.2f %8.2f %8.2f %7d %12.1f %12.1f\n", m, r, res.PerSecond, res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs, res.Errors, res.ServerCPU, res.LoaderCPU)
 			}
-			res.Mode, res.Round = m, r
-			results = append(results, res)
-			_, _ = fmt.Fprintf(out, "%-15s %5d %9.0f %8.2f %8.2f %8.2f %8.2f %7d %12.1f %12.1f\n", m, r, res.PerSecond, res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs, res.Errors, res.ServerCPU, res.LoaderCPU)
+		}
+	}
+	for _, c := range servers {
+		if c.profiling {
+			// Waits for the server to have written the profile.
+			if err := c.command("profile-stop"); err != nil {
+				return err
+			}
+			c.profiling = false
 		}
 	}
 	summarize(out, results)
@@ -139,46 +185,83 @@ func run(args []string, out io.Writer) error {
 	return nil
 }
 
-// summarize prints, per round, the server CPU per request of each mode
-// over the bare reference's in the same round, and their median.
-func summarize(out io.Writer, results []Result) {
-	byRound := map[int]map[string]Result{}
-	for _, r := range results {
-		if byRound[r.Round] == nil {
-			byRound[r.Round] = map[string]Result{}
+// parseClients reads --clients: one count, or a comma-separated list of
+// counts for a concurrency sweep.
+func parseClients(s string) ([]int, error) {
+	var counts []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 512 {
+			return nil, fmt.Errorf("--clients %q: each count must be a number from 1 to 512", s)
 		}
-		byRound[r.Round][r.Mode] = r
+		if slices.Contains(counts, n) {
+			return nil, fmt.Errorf("--clients %q: %d is there twice", s, n)
+		}
+		counts = append(counts, n)
 	}
-	ratios := map[string][]float64{}
-	for _, modes := range byRound {
-		bare, ok := modes[modeBare]
-		if !ok || bare.ServerCPU == 0 {
-			continue
+	return counts, nil
+}
+
+// summarize prints, per round, the server CPU per request of each mode
+// over the bare reference's in the same round (and with as many clients),
+// and their median; per client count when there are several.
+func summarize(out io.Writer, results []Result) {
+	type key struct{ clients, round int }
+	byRound := map[key]map[string]Result{}
+	var counts []int
+	for _, r := range results {
+		k := key{r.Clients, r.Round}
+		if byRound[k] == nil {
+			byRound[k] = map[string]Result{}
 		}
-		for m, r := range modes {
-			if m != modeBare {
-				ratios[m] = append(ratios[m], r.ServerCPU/bare.ServerCPU)
+		byRound[k][r.Mode] = r
+		if !slices.Contains(counts, r.Clients) {
+			counts = append(counts, r.Clients)
+		}
+	}
+	for _, clients := range counts {
+		ratios := map[string][]float64{}
+		for k, modes := range byRound {
+			bare, ok := modes[modeBare]
+			if k.clients != clients || !ok || bare.ServerCPU == 0 {
+				continue
+			}
+			for m, r := range modes {
+				if m != modeBare {
+					ratios[m] = append(ratios[m], r.ServerCPU/bare.ServerCPU)
+				}
 			}
 		}
-	}
-	_, _ = fmt.Fprintln(out, "\nserver CPU per request / bare reference, same round (median, min-max):")
-	for _, m := range slices.Sorted(maps.Keys(ratios)) {
-		v := ratios[m]
-		slices.Sort(v)
-		_, _ = fmt.Fprintf(out, "  %-15s %.2f  (%.2f-%.2f)\n", m, v[len(v)/2], v[0], v[len(v)-1])
+		if len(counts) > 1 {
+			_, _ = fmt.Fprintf(out, "\n%d clients: server CPU per request / bare reference, same round (median, min-max):\n", clients)
+		} else {
+			_, _ = fmt.Fprintln(out, "\nserver CPU per request / bare reference, same round (median, min-max):")
+		}
+		for _, m := range slices.Sorted(maps.Keys(ratios)) {
+			v := ratios[m]
+			slices.Sort(v)
+			_, _ = fmt.Fprintf(out, "  %-15s %.2f  (%.2f-%.2f)\n", m, v[len(v)/2], v[0], v[len(v)-1])
+		}
 	}
 }
 
 // child is a server process and a client pool for it.
 type child struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	ready  ready
-	client *http.Client
+	cmd       *exec.Cmd
+	stdin     io.WriteCloser
+	stdout    *bufio.Reader
+	ready     ready
+	client    *http.Client
+	profile   string // where the server writes its CPU profile, if anywhere
+	profiling bool
 }
 
-func start(self, mode string, identities int) (*child, error) {
-	cmd := exec.Command(self, "serve", mode, strconv.Itoa(identities))
+func start(self, mode string, identities int, profile string) (*child, error) {
+	args := []string{"serve", mode, strconv.Itoa(identities)}
+	if profile != "" {
+		args = append(args, profile)
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -191,8 +274,8 @@ func start(self, mode string, identities int) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &child{cmd: cmd, stdin: stdin}
-	line, err := bufio.NewReader(stdout).ReadBytes('\n')
+	c := &child{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), profile: profile}
+	line, err := c.stdout.ReadBytes('\n')
 	if err != nil || json.Unmarshal(line, &c.ready) != nil {
 		c.stop()
 		return nil, fmt.Errorf("no ready line from the server: %v", err)
@@ -207,6 +290,22 @@ func start(self, mode string, identities int) (*child, error) {
 	return c, nil
 }
 
+// command sends the server one line of its control protocol (see serve)
+// and waits for its answer.
+func (c *child) command(cmd string) error {
+	if _, err := io.WriteString(c.stdin, cmd+"\n"); err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	line, err := c.stdout.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("%s: no answer from the server: %w", cmd, err)
+	}
+	if line = strings.TrimSpace(line); line != "ok" {
+		return fmt.Errorf("%s: %s", cmd, line)
+	}
+	return nil
+}
+
 func (c *child) stop() {
 	_ = c.stdin.Close()
 	done := make(chan struct{})
@@ -219,25 +318,45 @@ func (c *child) stop() {
 	}
 }
 
-// round drives the server with clients for d (or maxRequests), after a
-// short warm-up, and measures it.
+func (c *child) post(i int) (time.Duration, bool) {
+	body := "jwt=" + c.ready.Tokens[i%len(c.ready.Tokens)]
+	start := time.Now()
+	resp, err := c.client.Post(c.ready.URL+c.ready.Path, "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		return 0, false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return time.Since(start), resp.StatusCode == http.StatusOK
+}
+
+// warmUp fetches provider keys and fills caches, and opens about as many
+// connections as there will be clients, all at once, so that no TLS
+// handshake falls into the measured round: with a sweep's 128 clients,
+// handshakes there would be the p99.
+func (c *child) warmUp(clients int) error {
+	if _, ok := c.post(0); !ok { // alone: the provider keys are fetched once
+		return errors.New("the warm-up request failed")
+	}
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			if _, ok := c.post(i); !ok {
+				failed.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() {
+		return errors.New("a warm-up request failed")
+	}
+	return nil
+}
+
+// round drives the warmed-up server with clients for d (or maxRequests),
+// and measures it.
 func (c *child) round(clients int, d time.Duration, maxRequests int64, rate int) (Result, error) {
-	post := func(i int) (time.Duration, bool) {
-		body := "jwt=" + c.ready.Tokens[i%len(c.ready.Tokens)]
-		start := time.Now()
-		resp, err := c.client.Post(c.ready.URL+c.ready.Path, "application/x-www-form-urlencoded", strings.NewReader(body))
-		if err != nil {
-			return 0, false
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		return time.Since(start), resp.StatusCode == http.StatusOK
-	}
-	for i := range clients { // warm-up: connections, provider keys, caches
-		if _, ok := post(i); !ok {
-			return Result{}, errors.New("the warm-up request failed")
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var paced chan struct{} // nil: flat out
@@ -273,7 +392,7 @@ func (c *child) round(clients int, d time.Duration, maxRequests int64, rate int)
 				if count.Add(1) > maxRequests {
 					return
 				}
-				t, ok := post(i)
+				t, ok := c.post(i)
 				if !ok {
 					errs.Add(1)
 					continue

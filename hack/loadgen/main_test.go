@@ -19,6 +19,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,9 +53,38 @@ func TestSummaryIsPerRoundRatioToBare(t *testing.T) {
 
 // Flags out of range are refused before anything starts.
 func TestFlagsAreBounded(t *testing.T) {
-	for _, args := range [][]string{{"--clients", "0"}, {"--round", "2h"}, {"--rounds", "100"}} {
+	for _, args := range [][]string{{"--clients", "0"}, {"--clients", "1,600"}, {"--round", "2h"}, {"--rounds", "100"}, {"--modes", "bare", "--cpuprofile", "p"}} {
 		if err := run(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+// --clients takes one count or a list of them to sweep, in the order given.
+func TestClientsIsOneCountOrAList(t *testing.T) {
+	for in, want := range map[string][]int{"32": {32}, "1,2,4,8,16,32,64,128": {1, 2, 4, 8, 16, 32, 64, 128}, "64, 1": {64, 1}, "512": {512}} {
+		if got, err := parseClients(in); err != nil || !slices.Equal(got, want) {
+			t.Errorf("parseClients(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "513", "1,,2", "1,2,1", "4,x", "-1", "1;2"} {
+		if got, err := parseClients(in); err == nil {
+			t.Errorf("parseClients(%q) = %v, accepted", in, got)
+		}
+	}
+}
+
+// With several client counts, ratios to the bare reference are per count:
+// a round at 1 client is not compared with one at 64.
+func TestSummaryIsPerClientCount(t *testing.T) {
+	var out bytes.Buffer
+	summarize(&out, []Result{
+		{Mode: "bare", Round: 1, Clients: 1, ServerCPU: 100}, {Mode: "product", Round: 1, Clients: 1, ServerCPU: 150},
+		{Mode: "bare", Round: 1, Clients: 64, ServerCPU: 200}, {Mode: "product", Round: 1, Clients: 64, ServerCPU: 220},
+	})
+	for _, want := range []string{"1 clients: server CPU", "product         1.50  (1.50-1.50)", "64 clients: server CPU", "product         1.10  (1.10-1.10)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
 	}
 }

@@ -17,6 +17,7 @@ limitations under the License.
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -36,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -75,8 +77,12 @@ const (
 )
 
 // serve runs one server until its standard input closes (the load tool
-// went away), after printing a ready line with identities tokens.
-func serve(mode string, identities int) error {
+// went away), after printing a ready line with identities tokens. Its
+// standard input also carries commands, a line each, answered on standard
+// output by "ok" or an error: profile-start and profile-stop bracket a CPU
+// profile written to profile, so that it holds the measured rounds and not
+// the start-up's key generation and token signing.
+func serve(mode string, identities int, profile string) error {
 	azure := azuretest.NewServer()
 	defer azure.Close()
 	tokens := make([]string, identities)
@@ -109,13 +115,69 @@ func serve(mode string, identities int) error {
 	srv := &server.Server{Handler: handler, Listener: ln, Log: logr.Discard(),
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil }}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { // the load tool closes our standard input when it is done
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		cancel()
-	}()
 	line, _ := json.Marshal(ready{URL: "https://" + ln.Addr().String(), Path: authPath, CAPEM: string(caPEM), Tokens: tokens})
 	fmt.Println(string(line))
+	go func() { // the load tool closes our standard input when it is done
+		p := &profiler{path: profile}
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			var err error
+			switch sc.Text() {
+			case "profile-start":
+				err = p.start()
+			case "profile-stop":
+				err = p.stop()
+			default:
+				err = fmt.Errorf("unknown command %q", sc.Text())
+			}
+			if err != nil {
+				fmt.Println("error:", err)
+			} else {
+				fmt.Println("ok")
+			}
+		}
+		// Before the server returns and the process exits: a profile
+		// left running would be lost.
+		_ = p.stop()
+		cancel()
+	}()
 	return srv.Start(ctx)
+}
+
+// profiler is one CPU profile of this process at a time.
+type profiler struct {
+	path string
+	f    *os.File
+}
+
+func (p *profiler) start() error {
+	if p.path == "" {
+		return errors.New("this server was started without a profile file")
+	}
+	if p.f != nil {
+		return errors.New("the profile is already running")
+	}
+	f, err := os.Create(p.path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	p.f = f
+	return nil
+}
+
+// stop writes the profile out; StopCPUProfile returns once it is written.
+func (p *profiler) stop() error {
+	if p.f == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := p.f.Close()
+	p.f = nil
+	return err
 }
 
 // productHandler is the authenticator with a hand-filled index: one

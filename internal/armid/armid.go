@@ -73,7 +73,11 @@ func Parse(s string) (ID, error) {
 			return ID{}, fmt.Errorf("%w: contains a control character", ErrMalformed)
 		}
 	}
-	segs := strings.Split(strings.TrimPrefix(s, "/"), "/")
+	var held [16]string // a managed identity's id has 8 or 10 segments
+	segs := held[:0]
+	for seg := range strings.SplitSeq(strings.TrimPrefix(s, "/"), "/") {
+		segs = append(segs, seg)
+	}
 	for _, seg := range segs {
 		if seg == "" {
 			return ID{}, fmt.Errorf("%w: empty path segment", ErrMalformed)
@@ -93,6 +97,9 @@ func Parse(s string) (ID, error) {
 		return ID{}, fmt.Errorf("%w: %w", ErrMalformed, ErrProviderPart)
 	}
 	id := ID{SubscriptionID: segs[1], ResourceGroup: segs[3], Namespace: segs[5]}
+	pairs := (len(segs) - 6) / 2
+	both := make([]string, 2*pairs) // one allocation for both lists
+	id.Types, id.Names = both[:0:pairs], both[pairs:pairs]
 	for i := 6; i < len(segs); i += 2 {
 		id.Types = append(id.Types, segs[i])
 		id.Names = append(id.Names, segs[i+1])

@@ -24,7 +24,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,7 +100,7 @@ func (v *Verifier) Verify(ctx context.Context, a *policy.Authenticator, raw stri
 	if !verifySignature(key, t.alg, t.signingInput, t.signature) {
 		return nil, failure.New(failure.TokenDecodeFailed, "signature does not verify with the provider's key "+t.kid)
 	}
-	c, err := v.checkClaims(a, provider, t.claims)
+	c, err := v.checkClaims(a, provider, &t.claims)
 	if err == nil && v.Cache != nil {
 		v.Cache.add(&cacheEntry{key: ck, claims: *c, provider: provider, kid: t.kid, pub: key})
 	}
@@ -128,7 +127,7 @@ func (v *Verifier) cached(k cacheKey) (*Claims, bool) {
 // token is a compact JWS taken apart, not yet verified.
 type token struct {
 	alg, kid     string
-	claims       map[string]any
+	claims       tokenClaims
 	signingInput string // header.payload, as sent
 	signature    []byte
 }
@@ -159,23 +158,45 @@ func parseToken(raw string) (*token, error) {
 	if t.signature, err = base64.RawURLEncoding.DecodeString(raw[last+1:]); err != nil {
 		return nil, failure.New(failure.TokenDecodeFailed, "signature is not base64url")
 	}
-	if t.alg, t.kid, err = checkHeader(header); err != nil {
+	if t.alg, t.kid, err = checkHeader(string(header)); err != nil {
 		return nil, err
 	}
-	if t.claims, err = decodeObject(payload); err != nil {
+	if !scanObject(string(payload), t.claims.member) {
 		return nil, failure.New(failure.TokenDecodeFailed, "payload is not a JSON object")
 	}
 	return t, nil
 }
 
-// decodeObject decodes exactly one JSON object (numbers as float64, exact
-// for every time claim up to 2^53 s).
-func decodeObject(b []byte) (map[string]any, error) {
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil || m == nil {
-		return nil, errors.New("not a JSON object")
+// tokenClaims are the members of a token's claims that the checks read.
+// Numbers are float64, exact for every time claim up to 2^53 s.
+type tokenClaims struct {
+	iss, ver, tid, oid, mirid, azrid, aud, exp, iat, nbf jsonValue
+}
+
+func (c *tokenClaims) member(name string) *jsonValue {
+	switch name {
+	case "iss":
+		return &c.iss
+	case "ver":
+		return &c.ver
+	case "tid":
+		return &c.tid
+	case "oid":
+		return &c.oid
+	case "xms_mirid":
+		return &c.mirid
+	case "xms_az_rid":
+		return &c.azrid
+	case "aud":
+		return &c.aud
+	case "exp":
+		return &c.exp
+	case "iat":
+		return &c.iat
+	case "nbf":
+		return &c.nbf
 	}
-	return m, nil
+	return nil
 }
 
 // prepare does everything before the signature check: parse the token,
@@ -189,8 +210,8 @@ func (v *Verifier) prepare(ctx context.Context, a *policy.Authenticator, raw str
 	}
 	// The issuer picks the provider whose keys may verify the token; the
 	// unverified iss is trusted only that far.
-	iss, ok := t.claims["iss"].(string)
-	if !ok || iss == "" {
+	iss := t.claims.iss.str
+	if t.claims.iss.kind != jsonString || iss == "" {
 		return t, nil, none, failure.New(failure.TokenClaimNotFoundOrEmpty, "no iss", "iss")
 	}
 	provider, ok := providerFor(a, iss)
@@ -366,66 +387,72 @@ func providerFor(a *policy.Authenticator, iss string) (policy.Provider, bool) {
 
 // checkHeader accepts only an asymmetric alg, a key id, and no header that
 // brings its own key or demands an extension.
-func checkHeader(raw []byte) (alg, kid string, err error) {
-	var h map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &h); err != nil || h == nil {
-		return "", "", failure.New(failure.TokenDecodeFailed, "header is not a JSON object")
-	}
-	for _, name := range forbiddenHeaders {
-		if _, ok := h[name]; ok {
-			return "", "", failure.New(failure.TokenDecodeFailed, "header carries "+name)
+func checkHeader(raw string) (alg, kid string, err error) {
+	var a, k jsonValue
+	forbidden := ""
+	ok := scanObject(raw, func(name string) *jsonValue {
+		switch name {
+		case "alg":
+			return &a
+		case "kid":
+			return &k
 		}
-	}
-	if json.Unmarshal(h["alg"], &alg) != nil || !slices.Contains(asymmetricAlgs, alg) {
-		return "", "", failure.New(failure.TokenDecodeFailed, fmt.Sprintf("alg %s is not an accepted asymmetric algorithm", h["alg"]))
-	}
-	if json.Unmarshal(h["kid"], &kid) != nil || kid == "" {
+		if forbidden == "" && slices.Contains(forbiddenHeaders, name) {
+			forbidden = name
+		}
+		return nil
+	})
+	switch {
+	case !ok:
+		return "", "", failure.New(failure.TokenDecodeFailed, "header is not a JSON object")
+	case forbidden != "":
+		return "", "", failure.New(failure.TokenDecodeFailed, "header carries "+forbidden)
+	case a.kind != jsonString || !slices.Contains(asymmetricAlgs, a.str):
+		return "", "", failure.New(failure.TokenDecodeFailed, fmt.Sprintf("alg %s is not an accepted asymmetric algorithm", a.raw))
+	case k.kind != jsonString || k.str == "":
 		return "", "", failure.New(failure.TokenDecodeFailed, "header has no kid")
 	}
-	return alg, kid, nil
+	return a.str, k.str, nil
 }
 
-func (v *Verifier) checkClaims(a *policy.Authenticator, p policy.Provider, m map[string]any) (*Claims, error) {
+func (v *Verifier) checkClaims(a *policy.Authenticator, p policy.Provider, m *tokenClaims) (*Claims, error) {
 	c := &Claims{}
 	var err error
-	str := func(name string, required bool) string {
+	str := func(name string, val jsonValue, required bool) string {
 		if err != nil {
 			return ""
 		}
-		val, present := m[name]
-		s, isString := val.(string)
 		switch {
-		case !present && !required:
+		case val.kind == jsonAbsent && !required:
 			return ""
-		case !isString || (required && s == ""):
+		case val.kind != jsonString || (required && val.str == ""):
 			err = failure.New(failure.TokenClaimNotFoundOrEmpty, fmt.Sprintf("claim %s is missing, empty or not a string", name), name)
 		}
-		return s
+		return val.str
 	}
-	num := func(name string, required bool) time.Time {
+	num := func(name string, val jsonValue, required bool) time.Time {
 		if err != nil {
 			return time.Time{}
 		}
-		val, present := m[name]
-		if !present && !required {
+		if val.kind == jsonAbsent && !required {
 			return time.Time{}
 		}
-		f, isNum := val.(float64)
-		if !isNum || math.IsNaN(f) || f < 0 || f > 1e11 {
+		f := val.num
+		if val.kind != jsonNumber || math.IsNaN(f) || f < 0 || f > 1e11 {
 			err = failure.New(failure.TokenClaimNotFoundOrEmpty, fmt.Sprintf("claim %s is missing or not a number", name), name)
 			return time.Time{}
 		}
 		return time.Unix(int64(f), 0)
 	}
-	c.Issuer = str("iss", true)
-	c.Version = str("ver", false)
-	c.TenantID = str("tid", true)
-	c.ObjectID = str("oid", true)
-	c.MIRID = str("xms_mirid", true)
-	c.AzRID = str("xms_az_rid", false)
-	c.Expiry = num("exp", true)
-	c.IssuedAt = num("iat", true)
-	c.NotBefore = num("nbf", false)
+	c.Issuer = str("iss", m.iss, true)
+	c.Version = str("ver", m.ver, false)
+	c.TenantID = str("tid", m.tid, true)
+	c.ObjectID = str("oid", m.oid, true)
+	c.MIRID = str("xms_mirid", m.mirid, true)
+	c.AzRID = str("xms_az_rid", m.azrid, false)
+	c.Expiry = num("exp", m.exp, true)
+	c.IssuedAt = num("iat", m.iat, true)
+	c.NotBefore = num("nbf", m.nbf, false)
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +462,7 @@ func (v *Verifier) checkClaims(a *policy.Authenticator, p policy.Provider, m map
 	if !armid.EqualFold(c.TenantID, p.TenantID) {
 		return nil, failure.New(failure.TenantMismatch, fmt.Sprintf("tid %s is not the tenant %s of issuer %s", c.TenantID, p.TenantID, p.Issuer))
 	}
-	if c.Audience, err = acceptedAudience(m["aud"], a.Audiences); err != nil {
+	if c.Audience, err = acceptedAudience(m.aud, a.Audiences); err != nil {
 		return nil, err
 	}
 	if err := v.checkTimes(a, c); err != nil {
@@ -462,19 +489,18 @@ func (v *Verifier) checkTimes(a *policy.Authenticator, c *Claims) error {
 
 // acceptedAudience returns the token's audience that the authenticator
 // accepts: aud is a string, or an array of strings of which one must match.
-func acceptedAudience(aud any, accepted []string) (string, error) {
+func acceptedAudience(aud jsonValue, accepted []string) (string, error) {
 	var auds []string
-	switch v := aud.(type) {
-	case string:
-		auds = []string{v}
-	case []any:
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return "", failure.New(failure.TokenClaimNotFoundOrEmpty, "aud holds a non-string", "aud")
-			}
-			auds = append(auds, s)
+	switch {
+	case aud.kind == jsonString:
+		if aud.str != "" && slices.Contains(accepted, aud.str) {
+			return aud.str, nil
 		}
+		auds = []string{aud.str}
+	case aud.kind == jsonStringArray:
+		auds = aud.strs
+	case aud.kind == jsonOther && strings.HasPrefix(aud.raw, "["):
+		return "", failure.New(failure.TokenClaimNotFoundOrEmpty, "aud holds a non-string", "aud")
 	default:
 		return "", failure.New(failure.TokenClaimNotFoundOrEmpty, "aud is missing or not a string", "aud")
 	}
