@@ -23,10 +23,11 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/big"
 	"slices"
@@ -231,24 +232,26 @@ func (v *Verifier) prepare(ctx context.Context, a *policy.Authenticator, raw str
 // verifySignature checks sig over input for alg with key, as RFC 7518
 // defines each algorithm (PSS salt length as the signer chose it).
 func verifySignature(key crypto.PublicKey, alg, input string, sig []byte) bool {
-	var h crypto.Hash
-	switch alg[len(alg)-3:] {
-	case "256":
-		h = crypto.SHA256
-	case "384":
-		h = crypto.SHA384
-	case "512":
-		h = crypto.SHA512
-	}
 	if k, ok := key.(ed25519.PublicKey); ok {
 		return alg == "EdDSA" && ed25519.Verify(k, []byte(input), sig)
 	}
-	if h == 0 {
+	// The SumNNN functions hash the input in place; a hash.Hash would take
+	// a copy of the 1.5 KB signing input.
+	var h crypto.Hash
+	var digest []byte
+	switch alg[len(alg)-3:] {
+	case "256":
+		sum := sha256.Sum256([]byte(input))
+		h, digest = crypto.SHA256, sum[:]
+	case "384":
+		sum := sha512.Sum384([]byte(input))
+		h, digest = crypto.SHA384, sum[:]
+	case "512":
+		sum := sha512.Sum512([]byte(input))
+		h, digest = crypto.SHA512, sum[:]
+	default:
 		return false
 	}
-	hasher := h.New()
-	_, _ = io.WriteString(hasher, input)
-	digest := hasher.Sum(nil)
 	switch k := key.(type) {
 	case *rsa.PublicKey:
 		switch alg[:2] {
