@@ -145,7 +145,9 @@ func BenchmarkFetchVsFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Run("single", func(b *testing.B) { alternate(b, "fetch", get("/secrets/default/variable/apps%2Fdb%2Fk0"), timed(floor)) })
+	b.Run("single", func(b *testing.B) {
+		alternate(b, "fetch", get("/secrets/default/variable/apps%2Fdb%2Fk0"), timed(floor))
+	})
 	b.Run("batch10", func(b *testing.B) {
 		alternate(b, "batch10", get("/secrets?variable_ids="+strings.Join(ids, ",")), get("/secrets/default/variable/apps%2Fdb%2Fk0"))
 	})
