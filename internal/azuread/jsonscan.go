@@ -298,20 +298,24 @@ func (sc *scanner) str() (string, bool) {
 		return "", false
 	}
 	start := sc.i
-	for sc.i < len(sc.s) {
-		switch c := sc.s[sc.i]; {
-		case c == '"':
-			sc.i++
-			return sc.s[start : sc.i-1], true
-		case c == '\\':
+	end := strings.IndexByte(sc.s[start:], '"')
+	if end < 0 {
+		return "", false
+	}
+	end += start
+	// Find the closing quote first (IndexByte is vectorised), then check
+	// what it encloses: most strings have no escape and are done here.
+	for i := start; i < end; i++ {
+		if c := sc.s[i]; c < 0x20 || c == '\\' {
+			if c < 0x20 {
+				return "", false
+			}
+			sc.i = i
 			return sc.escaped(start)
-		case c < 0x20:
-			return "", false
-		default:
-			sc.i++
 		}
 	}
-	return "", false
+	sc.i = end + 1
+	return sc.s[start:end], true
 }
 
 // escaped finishes a string that holds an escape, from its start.
