@@ -27,7 +27,6 @@ package compile
 import (
 	"crypto/x509"
 	"fmt"
-	"maps"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -104,7 +103,7 @@ func Host(obj *authnv1alpha1.AzureHost) (*policy.Host, error) {
 		ID:                     policy.HostID{Namespace: obj.Namespace, Name: obj.Name},
 		UID:                    string(obj.UID),
 		Generation:             obj.Generation,
-		Labels:                 labels.Set(maps.Clone(obj.Labels)),
+		Labels:                 policy.LabelsOf(obj.Labels),
 		SubscriptionID:         armid.FoldASCII(spec.SubscriptionID),
 		ResourceGroup:          armid.FoldASCII(spec.ResourceGroup),
 		UserAssignedIdentity:   armid.FoldASCII(spec.UserAssignedIdentity),

@@ -79,7 +79,7 @@ func TestCompileHostFoldsForComparison(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.ID.String() != "apps/vm" || h.UID != "u-1" || h.Generation != 3 || h.Labels["tier"] != "prod" {
+	if h.ID.String() != "apps/vm" || h.UID != "u-1" || h.Generation != 3 || h.Labels.Get("tier") != "prod" {
 		t.Errorf("identity fields: %+v", h)
 	}
 	if h.SubscriptionID != testSub || h.ResourceGroup != "prod-rg-Ü" || h.SystemAssignedIdentity != testTenant || h.TenantID != testTenant {

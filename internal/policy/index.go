@@ -58,7 +58,7 @@ type Host struct {
 	ID         HostID
 	UID        string
 	Generation int64
-	Labels     labels.Set
+	Labels     HostLabels
 
 	SubscriptionID string // folded GUID
 	ResourceGroup  string // folded
@@ -151,8 +151,12 @@ func (ix *Index) MarkSynced() { ix.synced.Store(true) }
 // index may be missing objects, so no decision may be made from it.
 func (ix *Index) Synced() bool { return ix.synced.Load() }
 
-// PutHost stores or replaces a host.
-func (ix *Index) PutHost(h *Host) { put(&ix.mu, ix.hosts, h.ID, h) }
+// PutHost stores or replaces a host. Its namespace name is interned, so
+// that every key of a namespace shares one copy (the index owns h).
+func (ix *Index) PutHost(h *Host) {
+	h.ID.Namespace = intern(h.ID.Namespace)
+	put(&ix.mu, ix.hosts, h.ID, h)
+}
 
 // DeleteHost removes a host; removing an absent host is a no-op.
 func (ix *Index) DeleteHost(id HostID) { remove(&ix.mu, ix.hosts, id) }

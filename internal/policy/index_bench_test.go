@@ -44,7 +44,7 @@ func benchIndex(b *testing.B, hosts int) (*Index, []HostID) {
 	ids := make([]HostID, hosts)
 	for i := range ids {
 		ids[i] = HostID{fmt.Sprintf("ns-%d", i%100), fmt.Sprintf("host-%d", i)}
-		ix.PutHost(&Host{ID: ids[i], Labels: labels.Set{"tier": "prod", "app": fmt.Sprintf("a%d", i)}})
+		ix.PutHost(&Host{ID: ids[i], Labels: LabelsOf(labels.Set{"tier": "prod", "app": fmt.Sprintf("a%d", i)})})
 	}
 	return ix, ids
 }
@@ -79,7 +79,7 @@ func BenchmarkDecideParallelWithWriter(b *testing.B) {
 		defer close(done)
 		for i := 0; !stop.Load(); i++ {
 			id := ids[i%len(ids)]
-			ix.PutHost(&Host{ID: id, Labels: labels.Set{"tier": "prod"}, Generation: int64(i)})
+			ix.PutHost(&Host{ID: id, Labels: LabelsOf(labels.Set{"tier": "prod"}), Generation: int64(i)})
 			writes.Add(1)
 		}
 	}()
@@ -100,7 +100,7 @@ func BenchmarkDecideParallelWithWriter(b *testing.B) {
 // outside the lock, as the feeder does).
 func BenchmarkPutHost(b *testing.B) {
 	ix, ids := benchIndex(b, 10000)
-	h := &Host{Labels: labels.Set{"tier": "prod"}}
+	h := &Host{Labels: LabelsOf(labels.Set{"tier": "prod"})}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -173,7 +173,7 @@ func BenchmarkDecideWhileWriting(b *testing.B) {
 		for i := 0; !stop.Load(); i++ {
 			<-tick.C
 			id := ids[i%len(ids)]
-			ix.PutHost(&Host{ID: id, Labels: labels.Set{"tier": "prod"}, Generation: int64(i)})
+			ix.PutHost(&Host{ID: id, Labels: LabelsOf(labels.Set{"tier": "prod"}), Generation: int64(i)})
 			writes.Add(1)
 		}
 	}()

@@ -43,7 +43,7 @@ func authenticator(t testing.TB, name string, ns *metav1.LabelSelector) *Authent
 }
 
 func TestAdmitsFailsClosed(t *testing.T) {
-	host := &Host{ID: HostID{"apps", "app"}, Labels: labels.Set{"tier": "prod"}}
+	host := &Host{ID: HostID{"apps", "app"}, Labels: LabelsOf(labels.Set{"tier": "prod"})}
 	known := Namespace{Known: true, Labels: labels.Set{"team": "a"}}
 	unknown := Namespace{}
 	all := &metav1.LabelSelector{}
