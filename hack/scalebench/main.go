@@ -249,7 +249,11 @@ func run(ctx context.Context, c config) (*Report, error) {
 	// N hosts, as fast as the API server takes them.
 	r := &Report{Hosts: c.hosts, Changes: c.changes, CreateWorkers: c.workers}
 	start := time.Now()
+	var made atomic.Int64
+	stopTrace := ticker(began, 5*time.Second, func() string { return trace(ctx, a, made.Load()) })
+	defer stopTrace()
 	if err := parallel(c.workers, c.hosts, func(i int) error {
+		defer made.Add(1)
 		return k8s.Create(ctx, host(fmt.Sprintf("h-%d", i), fmt.Sprintf("rg-%d", i%50)))
 	}); err != nil {
 		return nil, fmt.Errorf("failed to create the hosts: %w", err)
@@ -260,7 +264,9 @@ func run(ctx context.Context, c config) (*Report, error) {
 		return nil, fmt.Errorf("not every host got Ready: %w", err)
 	}
 	r.AllReadySeconds = time.Since(start).Seconds()
+	stopTrace()
 	progress(began, "%d hosts Ready in %.1fs", c.hosts, r.AllReadySeconds)
+	progress(began, "%s", trace(ctx, a, made.Load()))
 	r.Reconciles = counter("controller_runtime_reconcile_total", "azurehost-status")
 	var events corev1.EventList
 	if err := k8s.List(ctx, &events, client.InNamespace(namespace)); err == nil {
@@ -569,7 +575,7 @@ func heapInuse() uint64 {
 }
 
 // ticker tells what a long step has done so far, every period, until the
-// returned stop is called.
+// returned stop is called (stopping twice is harmless).
 func ticker(began time.Time, period time.Duration, what func() string) (stop func()) {
 	done := make(chan struct{})
 	go func() {
@@ -584,7 +590,8 @@ func ticker(began time.Time, period time.Duration, what func() string) (stop fun
 			}
 		}
 	}()
-	return func() { close(done) }
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 func host(name, rg string) *authnv1alpha1.AzureHost {
@@ -636,6 +643,41 @@ func until(ctx context.Context, every time.Duration, ok func() bool) error {
 		}
 	}
 	return nil
+}
+
+// trace is a line of what the replica has done so far, from its cache and
+// metrics (no request to the API server).
+func trace(ctx context.Context, a *replica, created int64) string {
+	var list authnv1alpha1.AzureHostList
+	ready := 0
+	if err := a.Manager.GetCache().List(ctx, &list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err == nil {
+		for _, h := range list.Items {
+			if c := meta.FindStatusCondition(h.Status.Conditions, authnv1alpha1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+				ready++
+			}
+		}
+	}
+	reqs := map[string]float64{}
+	depth := 0.0
+	families, _ := ctrlmetrics.Registry.Gather()
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			lbl := map[string]string{}
+			for _, l := range m.GetLabel() {
+				lbl[l.GetName()] = l.GetValue()
+			}
+			switch f.GetName() {
+			case "rest_client_requests_total":
+				reqs[lbl["method"]] += m.GetCounter().GetValue()
+			case "workqueue_depth":
+				if lbl["name"] == "azurehost-status" {
+					depth = m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("created %d, cached %d ready %d, reconciles %.0f, queue %.0f, requests %v",
+		created, len(list.Items), ready, counter("controller_runtime_reconcile_total", "azurehost-status"), depth, reqs)
 }
 
 // counter sums a controller-runtime counter's series for one controller.
