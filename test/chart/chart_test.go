@@ -261,6 +261,7 @@ func TestDefaultObjects(t *testing.T) {
 		"--max-in-flight=256",
 		"--max-connections=1024",
 		"--max-staleness=0s",
+		"--verified-token-cache=10000",
 		"--provider-key-refresh=5m",
 		"--signing-key-secret=azure-authenticator-signing-keys",
 		"--tls-secret=azure-authenticator-tls",
@@ -852,6 +853,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"authenticator.service.port=70000", []string{"/authenticator/service/port"}},
 		{"authenticator.secretNamespaces={Not_A_Namespace}", []string{"/authenticator/secretNamespaces/0"}},
 		{"authenticator.maxStaleness=soon", []string{"/authenticator/maxStaleness"}},
+		{"authenticator.verifiedTokenCache=-1", []string{"/authenticator/verifiedTokenCache"}},
 		{"--set-string=leaderElection.enabled=yes", []string{"/leaderElection/enabled", "want boolean"}},
 		{"image.digest=latest", []string{"/image/digest"}},
 	} {

@@ -191,7 +191,8 @@ func TestExtraArgsCannotOverrideChartFlags(t *testing.T) {
 		"audit-log": "authenticator.auditLog", "trusted-proxies": "authenticator.trustedProxies",
 		"max-in-flight": "authenticator.maxInFlight", "max-connections": "authenticator.maxConnections",
 		"max-staleness": "authenticator.maxStaleness", "provider-key-refresh": "authenticator.providerKeyRefresh",
-		"secret-namespaces": "authenticator.secretNamespaces", "signing-key-secret": "fullnameOverride",
+		"verified-token-cache": "authenticator.verifiedTokenCache",
+		"secret-namespaces":    "authenticator.secretNamespaces", "signing-key-secret": "fullnameOverride",
 		"tls-secret": "authenticator.tls.mode", "tls-sans": "authenticator.tls.sans", "tls-ca-configmap": "fullnameOverride",
 		"tls-cert-file": "authenticator.tls.mode=existingSecret", "tls-key-file": "authenticator.tls.mode=existingSecret",
 	}

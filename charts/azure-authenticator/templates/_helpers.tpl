@@ -216,6 +216,7 @@ trusted-proxies: set authenticator.trustedProxies instead (with authenticator.ne
 max-in-flight: set authenticator.maxInFlight instead
 max-connections: set authenticator.maxConnections instead
 max-staleness: set authenticator.maxStaleness instead
+verified-token-cache: set authenticator.verifiedTokenCache instead
 provider-key-refresh: set authenticator.providerKeyRefresh instead
 secret-namespaces: set authenticator.secretNamespaces instead (the chart's Roles follow it)
 signing-key-secret: the Secret is named after the full name (the Role allows that one only); set fullnameOverride instead
