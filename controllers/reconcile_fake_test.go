@@ -33,6 +33,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
@@ -164,5 +165,24 @@ func TestStatusOfAHostDeletedMeanwhileIsNoError(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+// An AzureAuthenticator's status writes (key loads, refreshes) do not
+// re-check every host; its creation, deletion and spec changes do.
+func TestHostsAreRecheckedOnAuthenticatorSpecChangesOnly(t *testing.T) {
+	old := &authnv1alpha1.AzureAuthenticator{ObjectMeta: metav1.ObjectMeta{Name: "prod", Generation: 3}}
+	statusOnly := old.DeepCopy()
+	statusOnly.Status.Conditions = []metav1.Condition{{Type: authnv1alpha1.ConditionReady, Status: metav1.ConditionTrue}}
+	specChanged := old.DeepCopy()
+	specChanged.Generation = 4
+	if authenticatorSpecChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: statusOnly}) {
+		t.Error("a status write re-checks every host")
+	}
+	if !authenticatorSpecChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: specChanged}) {
+		t.Error("a spec change does not re-check the hosts")
+	}
+	if !authenticatorSpecChanged.Create(event.CreateEvent{Object: old}) || !authenticatorSpecChanged.Delete(event.DeleteEvent{Object: old}) {
+		t.Error("a created or deleted authenticator does not re-check the hosts")
 	}
 }
