@@ -78,6 +78,10 @@ helm: ## Build (or reuse) the helm CLI the chart tests use; prints its path.
 # install tests) and hack/image (reads the built bin/image).
 UNIT_PACKAGES = $(shell go list ./... | grep -v -E '/test/|/hack/image$$')
 
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s); a failing input lands in testdata/fuzz.
+	hack/fuzz.sh
+
 .PHONY: bench
 bench: ## Measure performance (loopback only, a few minutes, not in CI) and write docs/performance.md.
 	hack/bench.sh
