@@ -27,8 +27,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -117,6 +119,11 @@ func (s *Server) Start(ctx context.Context) error {
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
+		// What net/http refuses before a handler runs (failed TLS
+		// handshakes, plain HTTP on this port, broken requests) goes to
+		// the structured log, at debug level: scanners and load-balancer
+		// probes make it frequent. It never holds a token or a body.
+		ErrorLog: log.New(errorLog{s.Log.WithName("http")}, "", 0),
 	}
 	if !s.EnableHTTP2 {
 		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
@@ -139,4 +146,12 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("authn: shutdown: %w", err)
 	}
 	return nil
+}
+
+// errorLog turns net/http's error log lines into structured log entries.
+type errorLog struct{ log logr.Logger }
+
+func (e errorLog) Write(p []byte) (int, error) {
+	e.log.V(1).Info("Refused by the HTTP server", "error", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
