@@ -130,7 +130,27 @@ func parseLogin(login string) (policy.HostID, bool) {
 // expression, which cost a microsecond of every authentication
 // (FuzzDNS1123 holds the two to the same answers).
 func isDNS1123Label(s string) bool {
-	if len(s) == 0 || len(s) > validation.DNS1123LabelMaxLength {
+	return len(s) <= validation.DNS1123LabelMaxLength && isLabel(s)
+}
+
+// isDNS1123Subdomain is validation.IsDNS1123Subdomain likewise: labels
+// joined by dots, at most 253 bytes in all (a label may be longer than 63
+// here, as there).
+func isDNS1123Subdomain(s string) bool {
+	if len(s) > validation.DNS1123SubdomainMaxLength {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if !isLabel(label) {
+			return false
+		}
+	}
+	return true
+}
+
+// isLabel: lower-case letters, digits and inner hyphens, not empty.
+func isLabel(s string) bool {
+	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -138,28 +158,6 @@ func isDNS1123Label(s string) bool {
 		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 		if !alnum && (c != '-' || i == 0 || i == len(s)-1) {
 			return false
-		}
-	}
-	return true
-}
-
-// isDNS1123Subdomain is validation.IsDNS1123Subdomain likewise: labels
-// joined by dots, at most 253 bytes in all (a label may be longer than 63
-// here, as there).
-func isDNS1123Subdomain(s string) bool {
-	if len(s) == 0 || len(s) > validation.DNS1123SubdomainMaxLength {
-		return false
-	}
-	for label := range strings.SplitSeq(s, ".") {
-		if label == "" {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
-			if !alnum && (c != '-' || i == 0 || i == len(label)-1) {
-				return false
-			}
 		}
 	}
 	return true

@@ -23,23 +23,18 @@ import (
 	"testing"
 )
 
-// The report lists every target beside the figure measured, met or not,
-// from go test -bench output and loadgen JSON.
-func TestReportPutsEachFigureBesideItsTarget(t *testing.T) {
+// writeReport writes files into a directory, runs the report over it and
+// returns the report and the directory.
+func writeReport(t *testing.T, files map[string]string, extra func(dir string)) (string, string) {
+	t.Helper()
 	dir := t.TempDir()
-	files := map[string]string{
-		"authn.txt": "BenchmarkAuthenticateVsFloor-2   3000   200000 ns/op   1.10 x-base   55.0 µs-authenticate   50.0 µs-base   44 allocs-authenticate   100 B/op   70 allocs/op\n" +
-			"BenchmarkFetchVsFloor/single-2   3000   1 ns/op   1.30 x-base\n",
-		"policy.txt": "BenchmarkDecideAtScale-2   10   1 ns/op   700 B/host   1.5 p99-1M/1k\n",
-		"vault.txt":  "BenchmarkVaultLoginVsFloor-2   3000   1 ns/op   2.20 x-base   398 allocs-vault\n",
-		"load.json": `[{"mode":"product","round":1,"server_cpu_us_per_request":110,"per_second":1000},
-			{"mode":"bare","round":1,"server_cpu_us_per_request":100,"per_second":1100}]`,
-		"load-half.json": `[{"mode":"product","round":1,"p99_ms":3.5}]`,
-	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if extra != nil {
+		extra(dir)
 	}
 	out := filepath.Join(dir, "performance.md")
 	if err := write(dir, out); err != nil {
@@ -49,7 +44,22 @@ func TestReportPutsEachFigureBesideItsTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	report := string(b)
+	return string(b), dir
+}
+
+// The report lists every target beside the figure measured, met or not,
+// from go test -bench output and loadgen JSON.
+func TestReportPutsEachFigureBesideItsTarget(t *testing.T) {
+	files := map[string]string{
+		"authn.txt": "BenchmarkAuthenticateVsFloor-2   3000   200000 ns/op   1.10 x-base   55.0 µs-authenticate   50.0 µs-base   44 allocs-authenticate   100 B/op   70 allocs/op\n" +
+			"BenchmarkFetchVsFloor/single-2   3000   1 ns/op   1.30 x-base\n",
+		"policy.txt": "BenchmarkDecideAtScale-2   10   1 ns/op   700 B/host   1.5 p99-1M/1k\n",
+		"vault.txt":  "BenchmarkVaultLoginVsFloor-2   3000   1 ns/op   2.20 x-base   398 allocs-vault\n",
+		"load.json": `[{"mode":"product","round":1,"server_cpu_us_per_request":110,"per_second":1000},
+			{"mode":"bare","round":1,"server_cpu_us_per_request":100,"per_second":1100}]`,
+		"load-half.json": `[{"mode":"product","round":1,"p99_ms":3.5}]`,
+	}
+	report, _ := writeReport(t, files, nil)
 	for _, want := range []string{
 		"| over HTTPS, uncached: server CPU per authentication / bare reference | ≤ 1.15 | 1.100× | yes |",
 		"| in process: one authentication / crypto floor (RS256 verify + access-token signature) | ≤ 1.25 | 1.10× | yes |",
@@ -69,7 +79,6 @@ func TestReportPutsEachFigureBesideItsTarget(t *testing.T) {
 // With a sweep and a profile, the report has their tables and links its
 // plots, written beside it in a directory named after it.
 func TestReportHasTheSweepAndTheStagesWithPlots(t *testing.T) {
-	dir := t.TempDir()
 	files := map[string]string{
 		"authn.txt":      "",
 		"policy.txt":     "",
@@ -81,28 +90,16 @@ func TestReportHasTheSweepAndTheStagesWithPlots(t *testing.T) {
 			{"mode":"bare","round":1,"clients":64,"per_second":6100,"p50_ms":8,"p99_ms":28,"server_cpu_us_per_request":200}]`,
 		"profile.json": `[{"mode":"product","round":1,"clients":32,"requests":20000,"server_cpu_us_per_request":200}]`,
 	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+	report, dir := writeReport(t, files, func(dir string) {
+		f, err := os.Create(filepath.Join(dir, "product.pprof"))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	f, err := os.Create(filepath.Join(dir, "product.pprof"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := handProfile([][]string{rsaLeaf, jsonAlloc}, []int64{50, 50}).Write(f); err != nil {
-		t.Fatal(err)
-	}
-	_ = f.Close()
-	out := filepath.Join(dir, "performance.md")
-	if err := write(dir, out); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	report := string(b)
+		if err := handProfile([][]string{rsaLeaf, jsonAlloc}, []int64{50, 50}).Write(f); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+	})
 	for _, want := range []string{
 		"![throughput against concurrency](performance/throughput.svg)",
 		"![p99 latency against concurrency](performance/p99.svg)",
@@ -129,18 +126,8 @@ func TestReportHasTheSweepAndTheStagesWithPlots(t *testing.T) {
 
 // Without a sweep or a profile the report says so, and writes no plot.
 func TestReportSaysWhatWasNotMeasured(t *testing.T) {
-	dir := t.TempDir()
-	for name, content := range map[string]string{"authn.txt": "", "policy.txt": "", "load.json": `[]`, "load-half.json": `[]`} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out := filepath.Join(dir, "performance.md")
-	if err := write(dir, out); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(out)
-	if !strings.Contains(string(b), "Not measured in this run (no sweep.json)") || !strings.Contains(string(b), "Not measured in this run (no product.pprof)") {
+	b, dir := writeReport(t, map[string]string{"authn.txt": "", "policy.txt": "", "load.json": `[]`, "load-half.json": `[]`}, nil)
+	if !strings.Contains(b, "Not measured in this run (no sweep.json)") || !strings.Contains(b, "Not measured in this run (no product.pprof)") {
 		t.Errorf("report:\n%s", b)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "performance")); err == nil {

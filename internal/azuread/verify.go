@@ -141,11 +141,10 @@ func parseToken(raw string) (*token, error) {
 	if len(raw) > MaxTokenBytes {
 		return nil, failure.New(failure.RequestBodyMissingJWTToken, "token longer than 16 KiB")
 	}
-	first := strings.IndexByte(raw, '.')
-	last := strings.LastIndexByte(raw, '.')
-	if first <= 0 || last == first || last == len(raw)-1 || first+1 == last || strings.Count(raw, ".") != 2 {
-		// Five parts would be a JWE: never accepted.
-		return nil, failure.New(failure.RequestBodyMissingJWTToken, fmt.Sprintf("not a signed JWT: %d parts", strings.Count(raw, ".")+1))
+	first, last := strings.IndexByte(raw, '.'), strings.LastIndexByte(raw, '.')
+	// Exactly three non-empty parts; five would be a JWE: never accepted.
+	if dots := strings.Count(raw, "."); dots != 2 || first == 0 || first+1 == last || last == len(raw)-1 {
+		return nil, failure.New(failure.RequestBodyMissingJWTToken, fmt.Sprintf("not a signed JWT: %d parts", dots+1))
 	}
 	header, err := base64.RawURLEncoding.DecodeString(raw[:first])
 	if err != nil {
