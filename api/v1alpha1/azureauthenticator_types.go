@@ -87,7 +87,8 @@ type Provider struct {
 	// +required
 	// +kubebuilder:validation:MinLength=9
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '' && url(self).getQuery().size() == 0 && !self.contains('#')",message="must be an https URL without query or fragment, e.g. https://sts.windows.net/<tenant-id>/"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '' && !self.contains('?') && !self.contains('#')",message="must be an https URL without query or fragment, e.g. https://sts.windows.net/<tenant-id>/"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^/]*//[^/]*@')",message="must not contain user info (user@ before the host)"
 	// +kubebuilder:validation:XValidation:rule="self.matches('/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(/v2[.]0)?/?$')",message="must end with the tenant id: .../<tenant-id>/ (v1) or .../<tenant-id>/v2.0 (v2)"
 	URI string `json:"uri"`
 
@@ -96,6 +97,8 @@ type Provider struct {
 	// roots are trusted as well.
 	// +optional
 	// +kubebuilder:validation:MaxLength=65536
+	// +kubebuilder:validation:XValidation:rule="bytes(self).size() <= 65536",message="must be at most 64 KiB (65536 bytes)"
+	// +kubebuilder:validation:XValidation:rule="self == '' || (self.contains('-----BEGIN CERTIFICATE-----') && self.contains('-----END CERTIFICATE-----'))",message="must be PEM text with at least one certificate: -----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----"
 	CABundle string `json:"caBundle,omitempty"`
 }
 
@@ -109,11 +112,15 @@ type AllowedHosts struct {
 	// authenticator; {} selects every namespace. A namespace the controller
 	// has not seen never matches, not even NotIn or DoesNotExist.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="matchExpressions[].operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? has(e.values) && e.values.size() > 0 : !has(e.values) || e.values.size() == 0)",message="matchExpressions[]: In and NotIn need at least one value, Exists and DoesNotExist take none"
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector"`
 
 	// hostSelector, when set, narrows the choice to AzureHosts with matching
 	// labels. Absent: every AzureHost in the selected namespaces.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="matchExpressions[].operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? has(e.values) && e.values.size() > 0 : !has(e.values) || e.values.size() == 0)",message="matchExpressions[]: In and NotIn need at least one value, Exists and DoesNotExist take none"
 	HostSelector *metav1.LabelSelector `json:"hostSelector,omitempty"`
 }
 

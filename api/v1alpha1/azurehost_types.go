@@ -84,7 +84,8 @@ type AzureHostSpec struct {
 	// present, else with xms_mirid.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:XValidation:rule="self.matches('^/(?i:subscriptions)/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/(?i:resourcegroups)/[^/]+/(?i:providers)/[^/]+(/[^/]+/[^/]+)+$')",message="must be a full ARM resource ID: /subscriptions/<guid>/resourceGroups/<name>/providers/<namespace>/<type>/<name>[/<type>/<name>...]"
+	// +kubebuilder:validation:XValidation:rule="self.lowerAscii().matches('^/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/resourcegroups/[^/[:cntrl:]]+/providers/[^/[:cntrl:]]+(/[^/[:cntrl:]]+/[^/[:cntrl:]]+)+$')",message="must be a full ARM resource ID: /subscriptions/<guid>/resourceGroups/<name>/providers/<namespace>/<type>/<name>[/<type>/<name>...], without control characters"
+	// +kubebuilder:validation:XValidation:rule="bytes(self).size() <= 1024",message="must be at most 1024 bytes in UTF-8"
 	ResourceID string `json:"resourceID,omitempty"`
 
 	// allowedCIDRs, when set, lists the client addresses (IP addresses or

@@ -253,7 +253,9 @@ func Authenticator(obj *authnv1alpha1.AzureAuthenticator) (*policy.Authenticator
 		errs = append(errs, field.TooMany(p.Child("audiences"), len(a.Audiences), maxAudiences))
 	}
 	for i, aud := range a.Audiences {
-		if aud == "" || len(aud) > 256 {
+		// Characters, not bytes: the schema's maxLength counts characters,
+		// and an audience the API server admitted must compile.
+		if aud == "" || utf8.RuneCountInString(aud) > 256 {
 			errs = append(errs, field.Invalid(p.Child("audiences").Index(i), aud, "must be 1 to 256 characters"))
 		}
 	}
@@ -300,7 +302,8 @@ func Authenticator(obj *authnv1alpha1.AzureAuthenticator) (*policy.Authenticator
 // issuerTenant returns the folded tenant GUID from an https issuer URI.
 func issuerTenant(uri string) (string, error) {
 	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.User != nil || len(uri) > 2048 || strings.ContainsAny(uri, "?#") {
+	// 2048 characters, not bytes, as the schema's maxLength counts them.
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.User != nil || utf8.RuneCountInString(uri) > 2048 || strings.ContainsAny(uri, "?#") {
 		return "", fmt.Errorf("must be an https URL without user info, query or fragment")
 	}
 	m := issuerTenantPattern.FindStringSubmatch(uri)

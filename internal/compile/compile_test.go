@@ -170,3 +170,24 @@ func TestCompileAuthenticator(t *testing.T) {
 		}
 	})
 }
+
+// The CRD's maxLength counts characters; compile once counted bytes and
+// refused issuers and audiences the API server had admitted.
+func TestCompileCountsCharactersAsTheSchemaDoes(t *testing.T) {
+	prefix := "https://sts.windows.net/"
+	suffix := "/" + testTenant + "/"
+	issuer := prefix + strings.Repeat("é", 2048-len(prefix)-len(suffix)) + suffix
+	a := &authnv1alpha1.AzureAuthenticator{Spec: authnv1alpha1.AzureAuthenticatorSpec{
+		Providers: []authnv1alpha1.Provider{{URI: issuer}},
+		Audiences: []string{strings.Repeat("é", 256)},
+	}}
+	if _, err := Authenticator(a); err != nil {
+		t.Fatalf("2048-character issuer and 256-character audience (more bytes): %v", err)
+	}
+	a.Spec.Providers[0].URI = prefix + "é" + issuer[len(prefix):]
+	a.Spec.Audiences[0] += "é"
+	_, err := Authenticator(a)
+	if err == nil || !strings.Contains(err.Error(), "spec.providers[0].uri") || !strings.Contains(err.Error(), "spec.audiences[0]") {
+		t.Fatalf("one character more must be refused on both fields, got %v", err)
+	}
+}
