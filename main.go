@@ -93,6 +93,14 @@ func run() error {
 		"The namespace of the manager's own objects (the leader-election Lease). Default: POD_NAMESPACE, then the in-cluster service-account namespace.")
 	flag.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID,
 		"The name of the leader-election Lease; installations sharing a namespace need different ones.")
+	flag.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration,
+		"How long a standby waits, after it last saw the leader renew the Lease, before taking over status writes and key rotation; whole seconds. "+
+			"Shorter fails over faster, at the cost of more Lease writes and of leadership lost to brief API-server hiccups.")
+	flag.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline,
+		"How long the leader keeps retrying a failed Lease renewal before it stops leading (and the process exits to restart); shorter than --leader-election-lease-duration.")
+	flag.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod,
+		"How often the leader renews the Lease and standbys try to acquire it; renew deadline must exceed 1.2 times it. "+
+			"Shorter fails over faster, at the cost of more API writes.")
 	flag.StringVar(&o.AuthnAddr, "authn-bind-address", o.AuthnAddr, "The address the HTTPS authenticator (Conjur authn-azure routes) binds to.")
 	flag.StringVar(&o.TLSCertFile, "tls-cert-file", "", "PEM certificate for the authenticator, reloaded when it changes. With --tls-key-file; without both, a serving certificate and the name-constrained CA that signs it are kept in --tls-secret.")
 	flag.StringVar(&o.TLSKeyFile, "tls-key-file", "", "PEM private key for --tls-cert-file.")

@@ -43,6 +43,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -78,6 +79,8 @@ func Defaults() Options {
 		Account: "default", SigningKeySecret: "azure-authenticator-signing-keys",
 		MaxInFlight: authn.DefaultMaxInFlight, MaxConnections: server.DefaultMaxConnections,
 		ProviderKeyRefresh: 5 * time.Minute, VerifiedTokenCache: 10000,
+		// controller-runtime's own defaults (pkg/manager/internal.go).
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
 	}
 }
 
@@ -90,6 +93,11 @@ type Options struct {
 
 	LeaderElection   bool
 	LeaderElectionID string
+	// Lease timings of leader election: a standby takes over within about
+	// LeaseDuration after the leader stops renewing; the leader gives up
+	// after failing to renew for RenewDeadline; both sides retry every
+	// RetryPeriod. Zero (in an Options literal): controller-runtime's.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Namespace is the manager's own (the Lease; Secrets named without
 	// one); "" when unknown.
 	Namespace string
@@ -135,7 +143,9 @@ type Testing struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ProviderRetryInterval and ProviderHTTPTimeout tune provider fetches.
 	ProviderRetryInterval, ProviderHTTPTimeout time.Duration
-	// Lease timings for leader election.
+	// Lease timings for leader election; when LeaseDuration is set they
+	// replace Options' fields of the same names. Superseded by those
+	// fields (flags now): kept until test/controllers moves to them.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// SeveralManagers lets more than one manager run in one process
 	// (controller names are otherwise unique per process).
@@ -174,7 +184,47 @@ func (o *Options) Validate() error {
 	if o.MaxStaleness < 0 {
 		errs = append(errs, fmt.Errorf("--max-staleness must not be negative, not %s", o.MaxStaleness))
 	}
+	errs = append(errs, validateLeaseTimings(o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)...)
 	return errors.Join(errs...)
+}
+
+// validateLeaseTimings mirrors the checks of client-go's NewLeaderElector,
+// which would otherwise refuse the values only once the manager starts,
+// after its listeners are up, with messages that name no flag. Checked
+// with or without --leader-elect: a value that is wrong is wrong.
+func validateLeaseTimings(lease, renew, retry time.Duration) []error {
+	var errs []error
+	for _, f := range []struct {
+		flag string
+		d    time.Duration
+	}{
+		{"--leader-election-lease-duration", lease},
+		{"--leader-election-renew-deadline", renew},
+		{"--leader-election-retry-period", retry},
+	} {
+		if f.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %s", f.flag, f.d))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	// The Lease records whole seconds (client-go truncates): 4.5s would be
+	// 4s to the other replicas, who would take over while the leader still
+	// counts on its renew deadline, and anything under 1s would be 0s, a
+	// lease every replica believes expired: two leaders.
+	if lease%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("--leader-election-lease-duration must be a whole number of seconds (the Lease records whole seconds), not %s", lease))
+	}
+	if renew >= lease {
+		errs = append(errs, fmt.Errorf("--leader-election-renew-deadline (%s) must be shorter than --leader-election-lease-duration (%s): "+
+			"a leader that cannot renew must stop leading before another replica may take over", renew, lease))
+	}
+	if jittered := time.Duration(leaderelection.JitterFactor * float64(retry)); renew <= jittered {
+		errs = append(errs, fmt.Errorf("--leader-election-renew-deadline (%s) must be longer than %.1f x --leader-election-retry-period (%s), i.e. than %s: "+
+			"client-go's rule (its JitterFactor): the leader retries a failed renewal every retry period within the deadline", renew, leaderelection.JitterFactor, retry, jittered))
+	}
+	return errs
 }
 
 // secretRef parses [namespace/]name; a bare name lives in the manager's
@@ -282,8 +332,19 @@ func NewManager(cfg *rest.Config, o Options, informers *health.Informers) (ctrl.
 		Cache: informers.CacheOptions(cache.Options{ReaderFailOnMissingInformer: true}),
 	}
 	t := o.Testing
+	lease, renew, retry := o.LeaseDuration, o.RenewDeadline, o.RetryPeriod
 	if t.LeaseDuration > 0 {
-		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = &t.LeaseDuration, &t.RenewDeadline, &t.RetryPeriod
+		lease, renew, retry = t.LeaseDuration, t.RenewDeadline, t.RetryPeriod
+	}
+	// Zero leaves controller-runtime's default in place.
+	if lease > 0 {
+		opts.LeaseDuration = &lease
+	}
+	if renew > 0 {
+		opts.RenewDeadline = &renew
+	}
+	if retry > 0 {
+		opts.RetryPeriod = &retry
 	}
 	if t.SeveralManagers {
 		skip := true
