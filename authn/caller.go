@@ -49,9 +49,15 @@ func (h *Handler) checkAccessToken(r *http.Request, ip netip.Addr, account strin
 	if ring == nil {
 		return nil, failure.New(failure.NotReady, "signing keys not loaded")
 	}
-	raw, err := accesstoken.FromAuthorization(r.Header.Get("Authorization"))
+	// Exactly one header: with two, a proxy that checks one and a server
+	// that reads the other would each have a different caller.
+	values := r.Header["Authorization"]
+	if len(values) != 1 {
+		return invalid("no Authorization header, or more than one")
+	}
+	raw, err := accesstoken.FromAuthorization(values[0])
 	if err != nil {
-		return invalid("no or malformed Authorization header")
+		return invalid("malformed Authorization header")
 	}
 	claims, err := accesstoken.Verify(ring.Verifiers(), raw, h.clock.Now(), h.cfg.Account)
 	if err != nil {

@@ -146,6 +146,12 @@ func parseToken(raw string) (*token, error) {
 	if dots := strings.Count(raw, "."); dots != 2 || first == 0 || first+1 == last || last == len(raw)-1 {
 		return nil, failure.New(failure.RequestBodyMissingJWTToken, fmt.Sprintf("not a signed JWT: %d parts", dots+1))
 	}
+	// The decoders skip CR and LF, which would give one token countless
+	// spellings (a break in the signature changes neither it nor the
+	// verdict): base64url has none.
+	if strings.IndexByte(raw, '\n') >= 0 || strings.IndexByte(raw, '\r') >= 0 {
+		return nil, failure.New(failure.TokenDecodeFailed, "token holds a line break, which base64url does not")
+	}
 	header, err := base64.RawURLEncoding.DecodeString(raw[:first])
 	if err != nil {
 		return nil, failure.New(failure.TokenDecodeFailed, "header is not base64url")
