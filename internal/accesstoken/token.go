@@ -186,6 +186,11 @@ func Verify(keys map[string]ed25519.PublicKey, tokenJSON []byte, now time.Time, 
 	if err := dec.Decode(&t); err != nil || t.Protected == "" || t.Payload == "" || t.Signature == "" {
 		return nil, ErrMalformed
 	}
+	// The base64 decoders skip CR and LF, which base64url never holds:
+	// refused, so that a signature has one spelling.
+	if strings.ContainsAny(t.Signature, "\r\n") || strings.ContainsAny(t.Protected, "\r\n") || strings.ContainsAny(t.Payload, "\r\n") {
+		return nil, ErrMalformed
+	}
 	hb, err := base64.RawURLEncoding.DecodeString(t.Protected)
 	if err != nil {
 		return nil, ErrMalformed

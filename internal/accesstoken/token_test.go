@@ -144,6 +144,12 @@ func TestVerify(t *testing.T) {
 	evil := claimsWith("host/a/admin")
 	tampered.Payload, _ = encodePayload(evil)
 	tamperedJSON, _ := json.Marshal(tampered)
+	// Go's base64 decoders skip CR and LF: a line break escaped into the
+	// signature member left the signature, and the verdict, unchanged.
+	var broken Token
+	_ = json.Unmarshal(good, &broken)
+	broken.Signature = broken.Signature[:10] + "\n" + broken.Signature[10:]
+	brokenJSON, _ := json.Marshal(broken)
 	tests := []struct {
 		name string
 		tok  []byte
@@ -155,6 +161,7 @@ func TestVerify(t *testing.T) {
 		{"a tampered payload", tamperedJSON, now, "default", ErrSignature},
 		{"expired", good, time.Unix(1800000480, 0), "default", ErrExpired},
 		{"another account", good, now, "other", ErrWrongIssuer},
+		{"a line break in the signature", brokenJSON, now, "default", ErrMalformed},
 		{"extra members", []byte(`{"protected":"a","payload":"b","signature":"c","x":1}`), now, "default", ErrMalformed},
 		{"not JSON", []byte("garbage"), now, "default", ErrMalformed},
 	}
