@@ -17,10 +17,12 @@ limitations under the License.
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -35,13 +37,18 @@ import (
 // stops accepting: a blocked accept loop would leave new connections in
 // the kernel backlog, where honest clients wait as long as the attacker
 // likes. ConnState must be the server's ConnState hook.
-func limitConnections(ln net.Listener, max int) *connLimiter {
-	return &connLimiter{Listener: ln, max: max, idle: map[*limitedConn]uint64{}}
+func limitConnections(ln net.Listener, max int, refused func(remote string)) *connLimiter {
+	return &connLimiter{Listener: ln, max: max, idle: map[*limitedConn]uint64{}, refused: refused}
 }
 
 type connLimiter struct {
 	net.Listener
 	max int
+	// refused is told of every connection closed while net/http was
+	// reading a request that never reached a handler: a request it
+	// answered itself (400, 431, 501, 505) or one not complete in time.
+	// net/http logs none of these.
+	refused func(remote string)
 
 	mu   sync.Mutex
 	open int
@@ -114,6 +121,18 @@ func (l *connLimiter) ConnState(c net.Conn, state http.ConnState) {
 	if !ok {
 		return
 	}
+	switch state {
+	case http.StateActive:
+		// net/http reports a request as soon as its first byte is read,
+		// before it is parsed: until a handler runs, it may be refused.
+		lc.reading.Store(true)
+	case http.StateIdle:
+		lc.reading.Store(false)
+	case http.StateClosed:
+		if lc.reading.Load() && l.refused != nil {
+			l.refused(lc.RemoteAddr().String())
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch state {
@@ -127,11 +146,38 @@ func (l *connLimiter) ConnState(c net.Conn, state http.ConnState) {
 	}
 }
 
+// connKey is the context key under which ConnContext keeps the connection.
+type connKey struct{}
+
+// ConnContext must be the server's ConnContext hook, for Reached.
+func (l *connLimiter) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if lc, ok := c.(*limitedConn); ok {
+		return context.WithValue(ctx, connKey{}, lc)
+	}
+	return ctx
+}
+
+// reached wraps the server's handler: a request it sees was not refused.
+func reached(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lc, ok := r.Context().Value(connKey{}).(*limitedConn); ok {
+			lc.reading.Store(false)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 type limitedConn struct {
 	net.Conn
 	once    sync.Once
 	closed  bool // under the limiter's mu
 	release func(*limitedConn)
+	// reading: net/http has read part of a request that no handler has
+	// seen yet.
+	reading atomic.Bool
 }
 
 func (c *limitedConn) Close() error {

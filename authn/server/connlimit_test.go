@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func TestConnectionsOverTheCapAreClosedAtAccept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := limitConnections(inner, 2)
+	ln := limitConnections(inner, 2, nil)
 	t.Cleanup(func() { _ = ln.Close() })
 	accepted := make(chan net.Conn, 10)
 	go func() {
@@ -89,7 +90,7 @@ func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := limitConnections(inner, 2)
+	ln := limitConnections(inner, 2, nil)
 	release := make(chan struct{})
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ConnState: ln.ConnState,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -150,5 +151,53 @@ func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
 	})
 	if err := get(client(), "/"); err == nil {
 		t.Fatal("a connection beyond the cap was served while every connection was busy")
+	}
+}
+
+// Only a request net/http refuses, or one cut off before its headers were
+// complete, is reported as refused: requests that reach the handler, on
+// keep-alive connections or closing ones, are not.
+func TestOnlyRequestsThatNoHandlerSawAreReportedRefused(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := make(chan string, 10)
+	ln := limitConnections(inner, 8, func(remote string) { refused <- remote })
+	srv := &http.Server{
+		Handler:           reached(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })),
+		ConnContext:       ln.ConnContext,
+		ConnState:         ln.ConnState,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    1 << 10,
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	exchange := func(payload string) (net.Conn, string) {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, payload); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(c) // every payload below ends with the server closing
+		return c, string(got)
+	}
+	get := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	honest, _ := exchange(get + get + "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	bad, answer := exchange(get + "GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("a", 16<<10) + "\r\n\r\n")
+	if !strings.Contains(answer, "431") {
+		t.Fatalf("the oversized request got %q", answer)
+	}
+	testenv.Until(t, "the refusal reported", func() bool { return len(refused) > 0 })
+	if got := <-refused; got != bad.LocalAddr().String() {
+		t.Fatalf("reported %s, want the refused client %s (the honest one was %s)", got, bad.LocalAddr(), honest.LocalAddr())
+	}
+	// The honest connection closed before the bad one was opened: had it
+	// been reported, it would have come first.
+	if len(refused) != 0 {
+		t.Fatalf("%d more reports: %s", len(refused), <-refused)
 	}
 }

@@ -111,8 +111,15 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("authn: failed to listen on %s: %w", s.Addr, err)
 		}
 	}
+	httpLog := s.Log.WithName("http")
+	limited := limitConnections(ln, maxConns, func(remote string) {
+		// In net/http's words, so that one search finds every refusal.
+		httpLog.V(1).Info("Refused by the HTTP server", "error", "http: request refused before any handler from "+remote+": malformed, too large, or not complete within the read-header timeout")
+	})
 	srv := &http.Server{
-		Handler:           s.Handler,
+		Handler:           reached(s.Handler),
+		ConnContext:       limited.ConnContext,
+		ConnState:         limited.ConnState,
 		TLSConfig:         s.tlsConfig(),
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
@@ -123,14 +130,12 @@ func (s *Server) Start(ctx context.Context) error {
 		// handshakes, plain HTTP on this port, broken requests) goes to
 		// the structured log, at debug level: scanners and load-balancer
 		// probes make it frequent. It never holds a token or a body.
-		ErrorLog: log.New(errorLog{s.Log.WithName("http")}, "", 0),
+		ErrorLog: log.New(errorLog{httpLog}, "", 0),
 	}
 	if !s.EnableHTTP2 {
 		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
 	s.Log.Info("Serving the Azure authenticator", "address", ln.Addr().String(), "maxConnections", maxConns)
-	limited := limitConnections(ln, maxConns)
-	srv.ConnState = limited.ConnState
 	errs := make(chan error, 1)
 	go func() { errs <- srv.Serve(tls.NewListener(limited, srv.TLSConfig)) }()
 	s.started.Store(true)

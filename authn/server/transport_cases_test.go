@@ -271,7 +271,8 @@ func refused(alpn []string, status int, reason, payload string) func(*testing.T,
 			t.Fatal(err)
 		}
 		e.notHandled(t, raw.LocalAddr())
-		return fmt.Sprintf("%q by net/http, closed", r.resp.Status)
+		line := e.logged(t, raw.LocalAddr(), "before any handler")
+		return fmt.Sprintf("%q by net/http, closed; log: %s", r.resp.Status, line)
 	}
 }
 
@@ -645,8 +646,9 @@ func trickledHeaders(e *hostile) func(*testing.T) string {
 			answer = "net/http's 400 for the cut-off line"
 		}
 		e.notHandled(t, r.local)
-		return fmt.Sprintf("closed after %v, %d bytes in (ReadHeaderTimeout %v), %s, no handler; log lines: %d",
-			took.Round(time.Millisecond), r.sent, ReadHeaderTimeout, answer, len(e.logs.from(r.local)))
+		line := e.logged(t, r.local, "before any handler")
+		return fmt.Sprintf("closed after %v, %d bytes in (ReadHeaderTimeout %v), %s, no handler; log: %s",
+			took.Round(time.Millisecond), r.sent, ReadHeaderTimeout, answer, line)
 	}
 }
 
