@@ -82,6 +82,10 @@ UNIT_PACKAGES = $(shell go list ./... | grep -v -E '/test/|/hack/image$$')
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s); a failing input lands in testdata/fuzz.
 	hack/fuzz.sh
 
+.PHONY: soak
+soak: ## Run the long checks: SOAK_DURATION (default 10m) of churn load with SOAK_CLIENTS (32), then the SOAK=1 outage and churn tests.
+	hack/soak.sh
+
 .PHONY: bench
 bench: ## Measure performance (loopback only, a few minutes, not in CI) and write docs/performance.md.
 	hack/bench.sh

@@ -69,6 +69,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "churn" {
+		if err := runChurn(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen churn:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)

@@ -84,12 +84,12 @@ func under(p string, prefixes ...string) bool {
 //	     <-  internal/app (the one assembly)
 //	     <-  main
 //
-// Test fixtures (internal/testenv, internal/helm, internal/azuretest) are
-// for tests, hack/ and test/ only; production code never imports hack/ or
-// test/.
+// Test fixtures (internal/testenv, internal/helm, internal/azuretest,
+// internal/churn) are for tests, hack/ and test/ only; production code
+// never imports hack/ or test/.
 func TestImportsPointOneWay(t *testing.T) {
 	domain := []string{"internal/policy", "internal/armid", "internal/failure", "internal/secrets", "internal/accesstoken", "internal/compile"}
-	fixtures := []string{"internal/testenv", "internal/helm", "internal/azuretest"}
+	fixtures := []string{"internal/testenv", "internal/helm", "internal/azuretest", "internal/churn"}
 	top := []string{"internal/app", "controllers", "authn"}
 	rules := []struct {
 		name   string
