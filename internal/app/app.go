@@ -143,10 +143,6 @@ type Testing struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ProviderRetryInterval and ProviderHTTPTimeout tune provider fetches.
 	ProviderRetryInterval, ProviderHTTPTimeout time.Duration
-	// Lease timings for leader election; when LeaseDuration is set they
-	// replace Options' fields of the same names. Superseded by those
-	// fields (flags now): kept until test/controllers moves to them.
-	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// SeveralManagers lets more than one manager run in one process
 	// (controller names are otherwise unique per process).
 	SeveralManagers bool
@@ -331,22 +327,17 @@ func NewManager(cfg *rest.Config, o Options, informers *health.Informers) (ctrl.
 		// back.
 		Cache: informers.CacheOptions(cache.Options{ReaderFailOnMissingInformer: true}),
 	}
-	t := o.Testing
-	lease, renew, retry := o.LeaseDuration, o.RenewDeadline, o.RetryPeriod
-	if t.LeaseDuration > 0 {
-		lease, renew, retry = t.LeaseDuration, t.RenewDeadline, t.RetryPeriod
-	}
 	// Zero leaves controller-runtime's default in place.
-	if lease > 0 {
+	if lease := o.LeaseDuration; lease > 0 {
 		opts.LeaseDuration = &lease
 	}
-	if renew > 0 {
+	if renew := o.RenewDeadline; renew > 0 {
 		opts.RenewDeadline = &renew
 	}
-	if retry > 0 {
+	if retry := o.RetryPeriod; retry > 0 {
 		opts.RetryPeriod = &retry
 	}
-	if t.SeveralManagers {
+	if o.Testing.SeveralManagers {
 		skip := true
 		opts.Controller = config.Controller{SkipNameValidation: &skip}
 	}

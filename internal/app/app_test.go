@@ -101,6 +101,7 @@ func TestValidateLeaseTimingsMirrorsClientGo(t *testing.T) {
 	}{
 		{15 * s, 10 * s, 2 * s, ""},     // controller-runtime's defaults
 		{4 * s, 3 * s, 500 * ms, ""},    // what test/failover runs with
+		{4 * s, 3 * s, 200 * ms, ""},    // what test/controllers runs with
 		{1 * s, 999 * ms, 832 * ms, ""}, // 1.2 x 832ms = 998.4ms < 999ms
 		{2 * s, 1200*ms + 1, 1 * s, ""}, // just above the jitter rule
 		{10 * s, 10 * s, 2 * s, "must be shorter than --leader-election-lease-duration"},

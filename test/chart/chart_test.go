@@ -250,6 +250,9 @@ func TestDefaultObjects(t *testing.T) {
 	dep := objs.get(t, "Deployment", "azure-authenticator")
 	wantArgs := []string{
 		"--leader-elect",
+		"--leader-election-lease-duration=15s",
+		"--leader-election-renew-deadline=10s",
+		"--leader-election-retry-period=2s",
 		"--leader-election-id=azure-authenticator",
 		"--health-probe-bind-address=:8081",
 		"--metrics-bind-address=:8443",
@@ -856,6 +859,10 @@ func TestSchemaRejects(t *testing.T) {
 		{"authenticator.verifiedTokenCache=-1", []string{"/authenticator/verifiedTokenCache"}},
 		{"--set-string=leaderElection.enabled=yes", []string{"/leaderElection/enabled", "want boolean"}},
 		{"image.digest=latest", []string{"/image/digest"}},
+		{"leaderElection.leaseDuration=1.5s", []string{"/leaderElection/leaseDuration", "does not match pattern"}},
+		{"leaderElection.renewDeadline=-1s", []string{"/leaderElection/renewDeadline", "does not match pattern"}},
+		{"leaderElection.retryPeriod=abc", []string{"/leaderElection/retryPeriod", "does not match pattern"}},
+		{"leaderElection.leaseDuration=15", []string{"/leaderElection/leaseDuration", "want string"}},
 	} {
 		t.Run(tc.value, func(t *testing.T) {
 			t.Parallel()
@@ -887,6 +894,8 @@ func TestGuards(t *testing.T) {
 		{"PDB blocking evictions", []string{"podDisruptionBudget.minAvailable=2"}, "would block every voluntary eviction"},
 		{"PDB maxUnavailable 0", []string{"podDisruptionBudget.minAvailable=null", "podDisruptionBudget.maxUnavailable=0"}, "would block every voluntary eviction"},
 		{"no ServiceAccount name", []string{"serviceAccount.create=false"}, "serviceAccount.name is required"},
+		{"renew deadline not shorter than lease", []string{"leaderElection.renewDeadline=15s"}, "leaderElection.renewDeadline (15s) must be shorter than leaderElection.leaseDuration (15s)"},
+		{"renew deadline within the retry jitter", []string{"leaderElection.retryPeriod=9s"}, "leaderElection.renewDeadline (10s) must be longer than 1.2 x leaderElection.retryPeriod (9s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

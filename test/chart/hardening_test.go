@@ -185,8 +185,9 @@ func TestExtraArgsCannotOverrideChartFlags(t *testing.T) {
 	// flag -> a value the error must name.
 	owned := map[string]string{
 		"leader-elect": "leaderElection.enabled", "leader-election-id": "fullnameOverride",
-		"health-probe-bind-address": "8081", "metrics-bind-address": "metrics.enabled",
-		"metrics-secure": "metrics.secure", "authn-bind-address": "9443",
+		"leader-election-lease-duration": "leaderElection.leaseDuration", "leader-election-renew-deadline": "leaderElection.renewDeadline",
+		"leader-election-retry-period": "leaderElection.retryPeriod", "health-probe-bind-address": "8081",
+		"metrics-bind-address": "metrics.enabled", "metrics-secure": "metrics.secure", "authn-bind-address": "9443",
 		"account": "authenticator.account", "zap-log-level": "authenticator.logLevel",
 		"audit-log": "authenticator.auditLog", "trusted-proxies": "authenticator.trustedProxies",
 		"max-in-flight": "authenticator.maxInFlight", "max-connections": "authenticator.maxConnections",

@@ -86,14 +86,18 @@ func runMain(m *testing.M) int {
 // reconcilers (the authenticator is tested in test/e2e), and waits until
 // its index has synced. stop cancels it and waits for it to return.
 func startManager(ix *policy.Index, leaderElection bool) (mgr ctrl.Manager, stop func(), err error) {
-	mgr, err = app.NewManager(env.Config, app.Options{
-		MetricsAddr: "0", ProbeAddr: "0",
-		LeaderElection: leaderElection, LeaderElectionID: "azure-authenticator-test", Namespace: "default",
-		Testing: app.Testing{
-			LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 200 * time.Millisecond,
-			SeveralManagers: true, // the standby-replica test runs two
-		},
-	}, health.NewInformers(ctrl.Log.WithName("watch-health"), nil))
+	o := app.Defaults()
+	o.MetricsAddr, o.ProbeAddr = "0", "0"
+	o.LeaderElection, o.LeaderElectionID, o.Namespace = leaderElection, "azure-authenticator-test", "default"
+	// Short lease timings (the flags' values) so that the standby-replica
+	// test elects a leader quickly; validated as main.go validates the
+	// flags, so the suite never runs timings the manager would refuse.
+	o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = 4*time.Second, 3*time.Second, 200*time.Millisecond
+	o.Testing.SeveralManagers = true // the standby-replica test runs two
+	if err := o.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("the suite's manager options: %w", err)
+	}
+	mgr, err = app.NewManager(env.Config, o, health.NewInformers(ctrl.Log.WithName("watch-health"), nil))
 	if err != nil {
 		return nil, nil, err
 	}

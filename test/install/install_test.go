@@ -80,10 +80,14 @@ authenticator:
 	scrapeMetricsWithToken(t, m)
 
 	// Upgrade: Secrets read in listed namespaces only, through a Role per
-	// namespace; one more name on the certificate.
+	// namespace; one more name on the certificate; other lease timings.
 	m.stop()
 	values2 := valuesFile(t, `
 replicaCount: 3
+leaderElection:
+  leaseDuration: 7s
+  renewDeadline: 5s
+  retryPeriod: 500ms
 authenticator:
   secretNamespaces: [payments]
   service:
@@ -104,6 +108,28 @@ authenticator:
 	m = startManager(t, deployment(t, objs), authnAddr)
 	m.waitReady(t)
 	readSecretAsNotesSay(t, "ledger-vm", "payments/ledger-vm")
+	// The chart's lease timings reach the manager: once it leads, the Lease
+	// it holds records the upgraded duration (the stopped manager released
+	// it, so the new one needs no takeover wait).
+	leaseWait := time.Now()
+	testenv.EventuallyWithin(t, 30*time.Second, "the upgraded manager holds the Lease for 7s", func() error {
+		lease, err := clientset.CoordinationV1().Leases(releaseNS).Get(context.Background(), release, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		holder, seconds := "", int32(0)
+		if lease.Spec.HolderIdentity != nil {
+			holder = *lease.Spec.HolderIdentity
+		}
+		if lease.Spec.LeaseDurationSeconds != nil {
+			seconds = *lease.Spec.LeaseDurationSeconds
+		}
+		if holder == "" || seconds != 7 {
+			return fmt.Errorf("holder %q, leaseDurationSeconds %d", holder, seconds)
+		}
+		return nil
+	})
+	t.Logf("the upgraded manager held the Lease for 7s %s after it was ready", time.Since(leaseWait).Round(time.Millisecond))
 	m.stop()
 
 	helmRun(t, "uninstall", release, "--namespace", releaseNS)

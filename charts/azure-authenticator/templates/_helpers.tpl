@@ -192,7 +192,45 @@ Deployment, so that every render runs them.
 {{- if and $ap.enabled (not $ap.adminGroups) (not $ap.adminUsers) }}
 {{- fail (printf "admissionPolicy: adminGroups and adminUsers are both empty, so nobody could set the %s annotation on a namespace: list the cluster administrators' groups (e.g. system:masters) or users" $ap.annotation) }}
 {{- end }}
+{{- include "azure-authenticator.validateLeaseTimings" . }}
 {{- include "azure-authenticator.validateExtraArgs" . }}
+{{- end }}
+
+{{/*
+A Go duration, as the schema admits it (h, m, s, ms, us, ns components,
+with fractions), in nanoseconds as a float. Not a general parser: the
+schema has refused every other form before templates run.
+*/}}
+{{- define "azure-authenticator.durationNanoseconds" -}}
+{{- $unit := dict "h" 3600e9 "m" 60e9 "s" 1e9 "ms" 1e6 "us" 1e3 "µs" 1e3 "μs" 1e3 "ns" 1 }}
+{{- $ns := 0.0 }}
+{{- range regexFindAll "[0-9.]+[^0-9.]+" . -1 }}
+{{- $n := regexFind "^[0-9.]+" . }}
+{{- $ns = addf $ns (mulf $n (get $unit (trimPrefix $n .))) }}
+{{- end }}
+{{- $ns }}
+{{- end }}
+
+{{/*
+The lease timings' rules the schema cannot express, as the manager checks
+them at start (after client-go's NewLeaderElector): refused at helm
+install/upgrade rather than by new Pods that crash-loop and stall the
+rollout. Checked only with leader election: the flags are not rendered
+without it.
+*/}}
+{{- define "azure-authenticator.validateLeaseTimings" -}}
+{{- $le := .Values.leaderElection }}
+{{- if $le.enabled }}
+{{- $lease := float64 (include "azure-authenticator.durationNanoseconds" $le.leaseDuration) }}
+{{- $renew := float64 (include "azure-authenticator.durationNanoseconds" $le.renewDeadline) }}
+{{- $retry := float64 (include "azure-authenticator.durationNanoseconds" $le.retryPeriod) }}
+{{- if ge $renew $lease }}
+{{- fail (printf "leaderElection.renewDeadline (%s) must be shorter than leaderElection.leaseDuration (%s): a leader that cannot renew must stop leading before another replica may take over" $le.renewDeadline $le.leaseDuration) }}
+{{- end }}
+{{- if le $renew (mulf 1.2 $retry) }}
+{{- fail (printf "leaderElection.renewDeadline (%s) must be longer than 1.2 x leaderElection.retryPeriod (%s): client-go's rule (the leader retries a failed renewal every retry period, with jitter, within the deadline)" $le.renewDeadline $le.retryPeriod) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -204,6 +242,9 @@ limited to the Secrets and Lease named after the full name).
 */}}
 {{- define "azure-authenticator.ownedFlags" -}}
 leader-elect: set leaderElection.enabled instead
+leader-election-lease-duration: set leaderElection.leaseDuration instead
+leader-election-renew-deadline: set leaderElection.renewDeadline instead
+leader-election-retry-period: set leaderElection.retryPeriod instead
 leader-election-id: the Lease is named after the full name (the Role allows that one only); set fullnameOverride instead
 health-probe-bind-address: the probes and the NetworkPolicy expect port 8081
 metrics-bind-address: set metrics.enabled instead (the metrics Service and NetworkPolicy expect port 8443)
