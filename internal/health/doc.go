@@ -16,8 +16,8 @@ limitations under the License.
 
 // Package health measures how old this replica's view may be: per informer,
 // the time since its list/watch first failed without recovering
-// (Informers, fed by the informers' watch-error handlers and watch
-// requests), and the time since the API server last answered (Contact,
+// (Informers, fed by the informers' watch-error handlers, watch requests
+// and watches), and the time since the API server last answered (Contact,
 // which asks for /version every second). The authenticator turns requests
 // away once the view is older than --max-staleness.
 //

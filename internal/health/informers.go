@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"iter"
 	"net"
 	"reflect"
 	"strconv"
@@ -51,14 +52,17 @@ import (
 // reachable.
 //
 // Failures come from the informers' watch-error handlers (every error that
-// ends a ListAndWatch: list errors, watch requests refused) and from the
+// ends a ListAndWatch: list errors, watch requests refused), from the
 // watch requests themselves (connection refused and 429 are retried inside
-// the reflector without reaching the handler). Recovery is the reflector
-// opening a watch again: it only does so right after a complete list, or
-// from the last resource version it holds, in which case the watch
-// delivers every change since (or fails with "expired" and it lists
+// the reflector without reaching the handler) and from the watches (an
+// error event or a watch closed at once ends the watch, and the reflector
+// backs off without reaching the handler either). Recovery is the
+// reflector opening a watch again: it only does so right after a complete
+// list, or from the last resource version it holds, in which case the
+// watch delivers every change since (or fails with "expired" and it lists
 // again). A successful list alone is not recovery: a manager that may list
-// but not watch keeps relisting, and that is reported, not hidden.
+// but not watch keeps relisting, and that is reported, not hidden. Nor is
+// a watch that is closed when it opens (see observe).
 type Informers struct {
 	clock clock.PassiveClock
 	log   logr.Logger
@@ -106,7 +110,9 @@ func (h *Informers) Informer(name string, view bool, onChange func(reason string
 // the reflector answers by listing again) and errors at shutdown are not
 // failures.
 func (i *Informer) Failed(ctx context.Context, err error) {
-	if err == nil || errors.Is(err, io.EOF) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || ctx.Err() != nil {
+	// Only a bare io.EOF, as client-go's own handler has it: a request
+	// that fails with EOF (wrapped in a url.Error) is a failure.
+	if err == nil || err == io.EOF || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || ctx.Err() != nil {
 		return
 	}
 	reason := shortReason(err)
@@ -130,19 +136,37 @@ func (i *Informer) Failed(ctx context.Context, err error) {
 	}
 }
 
-// recovered records that the informer's watch is established again.
-func (i *Informer) recovered() {
+// recovered records that the informer's watch is established again, and
+// returns since when it had been failing (zero: it had not).
+func (i *Informer) recovered() time.Time {
 	h := i.h
 	h.mu.Lock()
 	since := i.failingSince
 	i.failingSince, i.reason = time.Time{}, ""
 	h.mu.Unlock()
 	if since.IsZero() {
-		return
+		return since
 	}
 	h.log.Info("Informer lists and watches again", "informer", i.name, "failedFor", h.clock.Since(since).Truncate(time.Millisecond).String())
 	if i.onChange != nil {
 		i.onChange("")
+	}
+	return since
+}
+
+// relapse records that a watch closed at once, without an event, after
+// recovered returned since: the informer has been failing since then, or
+// since now when it had not been.
+func (i *Informer) relapse(ctx context.Context, since time.Time) {
+	i.Failed(ctx, &toolscache.VeryShortWatchError{Name: i.name})
+	if since.IsZero() || ctx.Err() != nil {
+		return
+	}
+	h := i.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i.failingSince.After(since) {
+		i.failingSince = since
 	}
 }
 
@@ -222,19 +246,8 @@ func (o *observedListWatch) WatchWithContext(ctx context.Context, opts metav1.Li
 	w, err := o.lw.WatchWithContext(ctx, opts)
 	streaming := opts.SendInitialEvents != nil && *opts.SendInitialEvents
 	switch {
-	case err == nil && streaming:
-		// A streaming list has recovered only once its initial state has
-		// arrived (the initial-events-end bookmark); until then the store
-		// still holds what it had before the failure.
-		return watch.Filter(w, func(e watch.Event) (watch.Event, bool) {
-			if e.Type == watch.Bookmark && initialEventsEnd(e.Object) {
-				o.health.recovered()
-			}
-			return e, true
-		}), nil
 	case err == nil:
-		// A plain watch opens after its list has replaced the store.
-		o.health.recovered()
+		return o.observe(ctx, w, streaming), nil
 	case streaming && !apierrors.IsTooManyRequests(err) && !utilnet.IsConnectionRefused(err):
 		// A streaming list the server refuses is retried as a plain list
 		// by the reflector; that list's failure is the one that counts.
@@ -244,6 +257,109 @@ func (o *observedListWatch) WatchWithContext(ctx context.Context, opts metav1.Li
 		o.health.Failed(ctx, err)
 	}
 	return w, err
+}
+
+// observe passes w's events on, and reports the errors that end it: an
+// error event (a broken stream, an error from the server) and a watch
+// closed within a second of opening, without an event. The reflector
+// logs those and waits its backoff (up to a minute) before listing again,
+// without calling the watch-error handler and without a request that
+// could fail meanwhile: the informer would look healthy while it is not
+// watching. Any other end is normal (the server's watch timeout, an
+// expired resource version, the reflector stopping the watch): the
+// reflector watches or lists again at once, and that request reports.
+//
+// A plain watch is recovery: it opens after its list has replaced the
+// store, or from the last resource version held. Unless it is closed
+// already: client-go's REST client answers a watch request whose
+// connection it kept losing (EOF, reset; it retries 10 times, 1 s apart)
+// with an empty watch, and no error; controller-runtime's metadata
+// informers pass it through a filter that closes a moment later, which
+// the one-second rule catches, the failure still counted from its start.
+// A streaming list has recovered only once its initial state has arrived
+// (the initial-events-end bookmark); until then the store still holds
+// what it had before the failure.
+func (o *observedListWatch) observe(ctx context.Context, w watch.Interface, streaming bool) watch.Interface {
+	var first []watch.Event
+	select {
+	case e, open := <-w.ResultChan():
+		if !open {
+			o.health.Failed(ctx, &toolscache.VeryShortWatchError{Name: o.health.name})
+			return w
+		}
+		first = append(first, e)
+	default:
+	}
+	opened := o.health.h.clock.Now()
+	var since time.Time
+	if !streaming {
+		since = o.health.recovered()
+	}
+	ow := &observedWatch{in: w, out: make(chan watch.Event), stop: make(chan struct{})}
+	go func() {
+		defer close(ow.out)
+		events := 0
+		for e := range ow.events(first) {
+			events++
+			switch {
+			case e.Type == watch.Error:
+				o.health.Failed(ctx, apierrors.FromObject(e.Object))
+			case streaming && e.Type == watch.Bookmark && initialEventsEnd(e.Object):
+				o.health.recovered()
+			}
+			select {
+			case ow.out <- e:
+			case <-ow.stop:
+				return
+			}
+		}
+		// The reflector's threshold for a "very short watch".
+		if events == 0 && !ow.stopped() && o.health.h.clock.Since(opened) < time.Second {
+			o.health.relapse(ctx, since)
+		}
+	}()
+	return ow
+}
+
+// observedWatch is a watch whose events pass through observe.
+type observedWatch struct {
+	in   watch.Interface
+	out  chan watch.Event
+	once sync.Once
+	stop chan struct{}
+}
+
+func (w *observedWatch) ResultChan() <-chan watch.Event { return w.out }
+
+// events yields first, then the inner watch's events.
+func (w *observedWatch) events(first []watch.Event) iter.Seq[watch.Event] {
+	return func(yield func(watch.Event) bool) {
+		for _, e := range first {
+			if !yield(e) {
+				return
+			}
+		}
+		for e := range w.in.ResultChan() {
+			if !yield(e) {
+				return
+			}
+		}
+	}
+}
+
+// Stop is the consumer's: what ends the watch then is not a failure.
+func (w *observedWatch) Stop() {
+	w.once.Do(func() { close(w.stop) })
+	w.in.Stop()
+}
+
+func (w *observedWatch) stopped() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func initialEventsEnd(obj runtime.Object) bool {
@@ -360,13 +476,28 @@ func shortReason(err error) string {
 		return "connection refused"
 	case errors.As(err, &short):
 		return "watch closed at once"
-	case errors.Is(err, io.ErrUnexpectedEOF) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err):
+	case errors.Is(err, io.ErrUnexpectedEOF) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) || brokenStream(err):
 		return "connection lost"
 	}
 	if status, ok := err.(apierrors.APIStatus); ok || errors.As(err, &status) {
 		return "API error " + strconv.Itoa(int(status.Status().Code))
 	}
 	return "error"
+}
+
+// brokenStream is the error client-go reports, as a 500 from the server,
+// for a watch stream that broke on the client's side.
+func brokenStream(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return false
+	}
+	for _, c := range status.Status().Details.Causes {
+		if c.Type == "ClientWatchDecoding" {
+			return true
+		}
+	}
+	return false
 }
 
 // Health metrics. Label values are fixed by the code: the resources this

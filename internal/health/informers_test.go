@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -338,6 +339,7 @@ func TestShortReasonsNameTheKindOnly(t *testing.T) {
 		io.ErrUnexpectedEOF:      "connection lost",
 		context.DeadlineExceeded: "timeout",
 		&toolscache.VeryShortWatchError{Name: "x"}:               "watch closed at once",
+		apierrors.FromObject(lostStream()):                       "connection lost",
 		errors.New(`Get "https://10.0.0.1/secret?token=abc": x`): "error",
 	} {
 		if got := shortReason(err); got != want {
@@ -390,3 +392,237 @@ func (s *streamingLW) List(metav1.ListOptions) (runtime.Object, error) {
 	return &corev1.SecretList{}, nil
 }
 func (s *streamingLW) Watch(metav1.ListOptions) (watch.Interface, error) { return s.w, nil }
+
+// scriptedLW lists successfully and hands each watch it opens to the test.
+type scriptedLW struct {
+	lists   atomic.Int32
+	watches chan *watch.FakeWatcher
+}
+
+func newScriptedLW() *scriptedLW { return &scriptedLW{watches: make(chan *watch.FakeWatcher, 16)} }
+
+func (s *scriptedLW) ListWithContext(context.Context, metav1.ListOptions) (runtime.Object, error) {
+	s.lists.Add(1)
+	return &corev1.SecretList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}}, nil
+}
+
+func (s *scriptedLW) WatchWithContext(context.Context, metav1.ListOptions) (watch.Interface, error) {
+	w := watch.NewFake()
+	s.watches <- w
+	return w, nil
+}
+
+func (s *scriptedLW) List(o metav1.ListOptions) (runtime.Object, error) {
+	return s.ListWithContext(context.Background(), o)
+}
+
+func (s *scriptedLW) Watch(o metav1.ListOptions) (watch.Interface, error) {
+	return s.WatchWithContext(context.Background(), o)
+}
+
+func (s *scriptedLW) nextWatch(t *testing.T) *watch.FakeWatcher {
+	t.Helper()
+	select {
+	case w := <-s.watches:
+		return w
+	case <-time.After(15 * time.Second):
+		t.Fatal("the reflector opened no watch")
+		return nil
+	}
+}
+
+// lostStream is the event client-go's StreamWatcher sends when the
+// stream breaks with an error that is not an EOF, such as an HTTP/2
+// connection found dead.
+func lostStream() runtime.Object {
+	return apierrors.NewClientErrorReporter(500, "GET", "ClientWatchDecoding").AsObject(errors.New("http2: client connection lost"))
+}
+
+// An error that ends a watch (a broken stream, a watch closed at once)
+// does not reach the watch-error handler: client-go's reflector logs it
+// and backs off (up to a minute) before listing again, without a request
+// that could fail meanwhile. The informer is not watching for all that
+// time, and must say so at once, not only once the next list fails.
+func TestAWatchEndedByAnErrorIsAFailureBeforeTheReflectorListsAgain(t *testing.T) {
+	h := NewInformers(logr.Discard(), nil)
+	i := h.Informer("secrets/a", false, nil)
+	lw := newScriptedLW()
+	plain := &toolscache.ListWatch{ListWithContextFunc: lw.ListWithContext, WatchFuncWithContext: lw.WatchWithContext}
+	inf := i.Instrument(toolscache.ToListWatcherWithWatchListSemantics(plain, clientWithoutWatchList{}), nil,
+		func(lw toolscache.ListerWatcher) toolscache.SharedIndexInformer {
+			return toolscache.NewSharedIndexInformer(lw, &corev1.Secret{}, 0, toolscache.Indexers{})
+		})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); inf.RunWithContext(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	for _, end := range []struct {
+		name string
+		end  func(*watch.FakeWatcher)
+	}{
+		{"a broken stream", func(w *watch.FakeWatcher) { w.Error(lostStream()) }},
+		{"a watch closed at once by the server", func(w *watch.FakeWatcher) { w.Stop() }},
+	} {
+		w := lw.nextWatch(t)
+		testenv.Until(t, "healthy while watching", func() bool { return i.Staleness() == 0 })
+		lists := lw.lists.Load()
+		end.end(w)
+		// The reflector waits at least 800 ms before listing again.
+		testenv.EventuallyWithin(t, 700*time.Millisecond, end.name+" is a failure", func() error {
+			if i.Staleness() == 0 && lw.lists.Load() == lists {
+				return errors.New("staleness 0")
+			}
+			return nil
+		})
+		if got := lw.lists.Load(); got != lists {
+			t.Fatalf("%s: seen only after the reflector listed again", end.name)
+		}
+	}
+	lw.nextWatch(t)
+	testenv.Until(t, "recovered once watching again", func() bool { return i.Staleness() == 0 })
+}
+
+// What ends a watch normally is not a failure: the server closing it
+// after its timeout (the reflector watches again at once), an expired
+// resource version (it lists again), its consumer stopping it.
+func TestAWatchEndedNormallyIsNotAFailure(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Now())
+	h := NewInformers(logr.Discard(), clk)
+	i := h.Informer("azurehosts", true, nil)
+	lw := newScriptedLW()
+	observed := observe(i, lw)
+	open := func() (watch.Interface, *watch.FakeWatcher) {
+		w, err := observed.WatchWithContext(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w, lw.nextWatch(t)
+	}
+	drain := func(w watch.Interface) {
+		for range w.ResultChan() {
+		}
+	}
+
+	w, server := open()
+	clk.SetTime(clk.Now().Add(5 * time.Minute))
+	server.Stop()
+	drain(w)
+	if got := i.Staleness(); got != 0 {
+		t.Fatalf("a watch closed by the server after its timeout: staleness %v", got)
+	}
+
+	w, server = open()
+	go server.Error(&apierrors.NewResourceExpired("too old resource version").ErrStatus)
+	<-w.ResultChan()
+	w.Stop()
+	drain(w)
+	if got := i.Staleness(); got != 0 {
+		t.Fatalf("an expired watch: staleness %v", got)
+	}
+
+	w, _ = open()
+	w.Stop()
+	drain(w)
+	clk.SetTime(clk.Now().Add(time.Minute))
+	if got := i.Staleness(); got != 0 {
+		t.Fatalf("a watch stopped by its consumer: staleness %v", got)
+	}
+
+	w, server = open()
+	go server.Error(lostStream())
+	<-w.ResultChan()
+	w.Stop()
+	drain(w)
+	clk.SetTime(clk.Now().Add(time.Minute))
+	if got := i.Staleness(); got != time.Minute {
+		t.Fatalf("a broken stream: staleness %v, want 1m", got)
+	}
+}
+
+// A request that fails with EOF (a server or load balancer that accepts
+// the connection and closes it) is a failure: only a bare io.EOF, a watch
+// closed by the server, is not.
+func TestARequestFailingWithEOFIsAFailure(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Now())
+	h := NewInformers(logr.Discard(), clk)
+	i := h.Informer("azurehosts", true, nil)
+	eof := &url.Error{Op: "Get", URL: "https://127.0.0.1:6443/apis/authn.dap.io/v1alpha1/azurehosts", Err: io.EOF}
+
+	i.Failed(context.Background(), io.EOF)
+	clk.SetTime(clk.Now().Add(time.Minute))
+	if got := i.Staleness(); got != 0 {
+		t.Fatalf("a watch closed by the server: staleness %v", got)
+	}
+
+	lw := &fakeLW{}
+	lw.fail(eof, eof)
+	if _, err := observe(i, lw).WatchWithContext(context.Background(), metav1.ListOptions{}); err == nil {
+		t.Fatal("watch did not fail")
+	}
+	i.Failed(context.Background(), eof) // the list, through the watch-error handler
+	clk.SetTime(clk.Now().Add(time.Minute))
+	if got := i.Staleness(); got != time.Minute {
+		t.Fatalf("requests failing with EOF: staleness %v, want 1m", got)
+	}
+	if got := shortReason(eof); got != "connection lost" {
+		t.Fatalf("reason %q", got)
+	}
+}
+
+// A watch closed before it is returned is no recovery: client-go's REST
+// client answers a watch request whose connection it kept losing (EOF,
+// reset; it retries 10 times, 1 s apart) with an empty watch, and no
+// error. controller-runtime's metadata informers pass it through a filter,
+// closed a moment later: the informer may look recovered for that moment,
+// then fails again since its first failure.
+func TestAnEmptyWatchIsNoRecovery(t *testing.T) {
+	for name, empty := range map[string]func() watch.Interface{
+		"client-go's":         watch.NewEmptyWatch,
+		"through a filter":    func() watch.Interface { return watch.Filter(watch.NewEmptyWatch(), keep) },
+		"stopped by its peer": func() watch.Interface { w := watch.NewFake(); w.Stop(); return w },
+	} {
+		clk := clocktesting.NewFakePassiveClock(time.Now())
+		h := NewInformers(logr.Discard(), clk)
+		i := h.Informer("namespaces", true, nil)
+		lw := &emptyWatchLW{empty: empty}
+		i.Failed(context.Background(), errRefused)
+		clk.SetTime(clk.Now().Add(10 * time.Second))
+		for range 2 {
+			w, err := observe(i, lw).WatchWithContext(context.Background(), metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, open := <-w.ResultChan(); open {
+				t.Fatalf("%s: an event from an empty watch", name)
+			}
+			w.Stop()
+		}
+		testenv.Until(t, name+": failing since the first failure", func() bool { return i.Staleness() == 10*time.Second })
+
+		fresh := h.Informer("azurehosts", true, nil)
+		w, err := observe(fresh, lw).WatchWithContext(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range w.ResultChan() {
+		}
+		clk.SetTime(clk.Now().Add(time.Second))
+		testenv.Until(t, name+": an empty watch on a healthy informer is a failure", func() bool { return fresh.Staleness() == time.Second })
+	}
+}
+
+func keep(e watch.Event) (watch.Event, bool) { return e, true }
+
+type emptyWatchLW struct {
+	fakeLW
+	empty func() watch.Interface
+}
+
+func (e *emptyWatchLW) WatchWithContext(context.Context, metav1.ListOptions) (watch.Interface, error) {
+	return e.empty(), nil
+}
+
+func (e *emptyWatchLW) Watch(o metav1.ListOptions) (watch.Interface, error) {
+	return e.WatchWithContext(context.Background(), o)
+}
