@@ -101,8 +101,9 @@ test: verify-generated vet envtest helm image ## Run every test against a real k
 ##@ Build and run
 
 .PHONY: build
-build: ## Build the manager binary into bin/manager, its version stamped from git.
+build: ## Build the manager into bin/manager (its version stamped from git) and the kubectl plugin into bin/kubectl-azauthn.
 	go build -trimpath -buildvcs=false -ldflags "-X main.version=$(VERSION)" -o $(LOCALBIN)/manager .
+	go build -trimpath -buildvcs=false -o $(LOCALBIN)/kubectl-azauthn ./cmd/kubectl-azauthn
 
 .PHONY: image
 image: ## Build the multi-arch OCI image without a daemon into bin/image (OCI layout + one docker-load tarball per arch).
