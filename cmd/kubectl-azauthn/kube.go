@@ -120,7 +120,7 @@ func (o *outputFlag) print(w io.Writer, objs ...any) error {
 		return errors.New("nothing to print")
 	}
 	if o.format == "json" {
-		var v any = objs[0]
+		v := objs[0]
 		if len(objs) > 1 {
 			v = map[string]any{"apiVersion": "v1", "kind": "List", "items": objs}
 		}
@@ -157,7 +157,7 @@ func parseFlags(fs *pflag.FlagSet, args []string, s streams, synopsis string) er
 		return usageErrorf("%v (see --help)", err)
 	}
 	if *help {
-		fmt.Fprintf(s.Out, "Usage: kubectl azauthn %s\n\nFlags:\n%s", synopsis, fs.FlagUsages())
+		_, _ = fmt.Fprintf(s.Out, "Usage: kubectl azauthn %s\n\nFlags:\n%s", synopsis, fs.FlagUsages())
 		return errHelpShown
 	}
 	return nil

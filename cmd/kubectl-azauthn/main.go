@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, s streams) int {
 	}
 	i := slices.IndexFunc(commands, func(c command) bool { return c.name == args[0] })
 	if i < 0 {
-		fmt.Fprintf(s.Err, "kubectl azauthn: unknown command %q\n", args[0])
+		_, _ = fmt.Fprintf(s.Err, "kubectl azauthn: unknown command %q\n", args[0])
 		usage(s.Err)
 		return exitUsage
 	}
@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, s streams) int {
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
-	fmt.Fprintf(s.Err, "kubectl azauthn %s: %v\n", args[0], err)
+	_, _ = fmt.Fprintf(s.Err, "kubectl azauthn %s: %v\n", args[0], err)
 	return code
 }
 
@@ -127,12 +127,11 @@ func run(ctx context.Context, args []string, s streams) int {
 var errHelpShown = errors.New("help shown")
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: kubectl azauthn COMMAND [flags]   (COMMAND --help for its flags)")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
+	var b strings.Builder
+	b.WriteString("Usage: kubectl azauthn COMMAND [flags]   (COMMAND --help for its flags)\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exit codes: 0 done, 1 failed, 2 usage or bad input, 3 not satisfied (not Ready in time; a token that would be refused), 4 conversion incomplete.")
+	b.WriteString("\nExit codes: 0 done, 1 failed, 2 usage or bad input, 3 not satisfied (not Ready in time; a token that would be refused), 4 conversion incomplete.\n")
+	_, _ = io.WriteString(w, b.String())
 }
