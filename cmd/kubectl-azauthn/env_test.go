@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,20 +35,6 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 )
-
-// -update rewrites the golden files. Other commands' tests in this package
-// may define the same flag; defining it twice would panic, so it is looked
-// up, not held.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/golden")
-	}
-}
-
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 const (
 	envTestSub     = "6a1bd2f1-7c3f-4a5e-9d1e-2b6a4c8e0f11"
@@ -105,23 +90,6 @@ func envTestCluster(t *testing.T, funcs *interceptor.Funcs, extra ...client.Obje
 	saved := newEnvClient
 	newEnvClient = func(*kubeFlags) (client.Client, error) { return c, nil }
 	t.Cleanup(func() { newEnvClient = saved })
-}
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if updateGolden() {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update if intended):\n--- got\n%s--- want\n%s", path, got, want)
-	}
 }
 
 // sourceExports runs the export lines through a real POSIX shell and

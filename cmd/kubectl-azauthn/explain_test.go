@@ -22,7 +22,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -40,19 +39,6 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 )
-
-// -update rewrites the golden files; looked up, as other tests of this
-// package may define it too.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/golden")
-	}
-}
-
-func explainUpdateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 const (
 	explainTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -177,19 +163,7 @@ func TestExplainGolden(t *testing.T) {
 			if tc.failed != "" && !strings.Contains(out.String(), "✗ "+tc.failed) {
 				t.Errorf("%q is not marked failed:\n%s", tc.failed, out.String())
 			}
-			golden := filepath.Join("testdata", "golden", "explain-"+tc.name+".txt")
-			if explainUpdateGolden() {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != string(want) {
-				t.Errorf("output differs from %s (rerun with -update after checking):\n%s", golden, out.String())
-			}
+			checkGolden(t, "explain-"+tc.name+".txt", out.String())
 		})
 	}
 }

@@ -17,7 +17,6 @@ limitations under the License.
 package main
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,19 +26,6 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 )
-
-// -update rewrites the golden files; looked up, as other tests of this
-// package define it too.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/golden")
-	}
-}
-
-func registerUpdateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 const (
 	regSub     = "3f2c8a41-6b7d-4e90-a1c2-0d9e8f7a6b5c"
@@ -150,19 +136,7 @@ func TestRegisterDryRunClientGolden(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
-			golden := filepath.Join("testdata", "golden", tc.golden)
-			if registerUpdateGolden() {
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if out != string(want) {
-				t.Errorf("output differs from %s (-update rewrites it):\n--- got\n%s--- want\n%s", golden, out, want)
-			}
+			checkGolden(t, tc.golden, out)
 			var h authnv1alpha1.AzureHost
 			if err := yaml.UnmarshalStrict([]byte(out), &h); err != nil {
 				t.Fatalf("the output is not an AzureHost: %v", err)
