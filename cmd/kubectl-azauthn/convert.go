@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,7 +71,7 @@ func init() {
 	addCommand(command{name: "convert", summary: "Convert Conjur policy (authn-azure hosts, webservices, grants, permits) to AzureHost/AzureAuthenticator manifests and a migration report", run: runConvert})
 }
 
-const convertSynopsis = "convert conjur-policy FILE... [-n NS] [--namespace-for BRANCH=NS]... [--provider-uri ID=URI]... [--report FILE] [-o yaml|json]"
+const convertSynopsis = "convert conjur-policy FILE... [-n NS] [--namespace-for BRANCH=NS]... [--provider-uri ID=URI]... [--ca-bundle ID=FILE]... [--report FILE] [-o yaml|json]"
 
 func runConvert(_ context.Context, args []string, s streams) error {
 	fs := pflag.NewFlagSet("convert", pflag.ContinueOnError)
@@ -79,6 +80,7 @@ func runConvert(_ context.Context, args []string, s streams) error {
 	kf := addKubeFlags(fs)
 	nsFor := fs.StringArray("namespace-for", nil, "BRANCH=NS: put hosts and variables under the Conjur policy BRANCH into namespace NS (longest branch wins; repeatable).")
 	uris := fs.StringArray("provider-uri", nil, "ID=URI: the provider-uri value of conjur/authn-azure/ID (policy files hold no values; repeatable).")
+	caBundles := fs.StringArray("ca-bundle", nil, "ID=FILE: PEM certificates that verify the provider of conjur/authn-azure/ID (a private IdP or an emulator; repeatable).")
 	reportPath := fs.String("report", "", "Write the Markdown migration report to FILE instead of standard error.")
 	if err := parseFlags(fs, args, s, convertSynopsis); err != nil {
 		return err
@@ -104,7 +106,7 @@ func runConvert(_ context.Context, args []string, s streams) error {
 	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 		return usageErrorf("namespace %q: %s", ns, strings.Join(errs, "; "))
 	}
-	opts := convertOptions{namespace: ns, namespaceFor: map[string]string{}, providerURIs: map[string]string{}}
+	opts := convertOptions{namespace: ns, namespaceFor: map[string]string{}, providerURIs: map[string]string{}, caBundles: map[string]string{}}
 	for _, v := range *nsFor {
 		branch, target, ok := strings.Cut(v, "=")
 		branch = strings.Trim(branch, "/")
@@ -122,6 +124,20 @@ func runConvert(_ context.Context, args []string, s streams) error {
 			return usageErrorf("--provider-uri %q: want ID=URI", v)
 		}
 		opts.providerURIs[id] = uri
+	}
+	for _, v := range *caBundles {
+		id, file, ok := strings.Cut(v, "=")
+		if !ok || id == "" || file == "" {
+			return usageErrorf("--ca-bundle %q: want ID=FILE", v)
+		}
+		pemData, err := os.ReadFile(file)
+		if err != nil {
+			return usageErrorf("--ca-bundle %s: %v", id, err)
+		}
+		if !hasCertificateBlock(pemData) {
+			return usageErrorf("--ca-bundle %s: %s holds no PEM CERTIFICATE block", id, file)
+		}
+		opts.caBundles[id] = string(pemData)
 	}
 	var stmts []policyStatement
 	for _, name := range rest[1:] {
@@ -178,6 +194,7 @@ type convertOptions struct {
 	namespace    string
 	namespaceFor map[string]string
 	providerURIs map[string]string
+	caBundles    map[string]string // service id → PEM
 }
 
 // namespaceOf maps a Conjur id to a namespace by its longest mapped branch.
@@ -384,6 +401,11 @@ func convertPolicy(stmts []policyStatement, opts convertOptions) (*convertResult
 			return nil, fmt.Errorf("--provider-uri %s=...: the policy declares no webservice conjur/authn-azure/%s", sid, sid)
 		}
 	}
+	for sid := range opts.caBundles {
+		if services[sid] == nil {
+			return nil, fmt.Errorf("--ca-bundle %s=...: the policy declares no webservice conjur/authn-azure/%s", sid, sid)
+		}
+	}
 
 	// Variables → Secrets.
 	res.convertVariables(g, readers, badReaders, hostNames)
@@ -534,7 +556,7 @@ func (r *convertResult) convertAuthenticator(sid string, st *policyStatement, na
 	a := &authnv1alpha1.AzureAuthenticator{
 		TypeMeta:   metav1.TypeMeta{APIVersion: authnv1alpha1.GroupVersion.String(), Kind: "AzureAuthenticator"},
 		ObjectMeta: metav1.ObjectMeta{Name: sid, Annotations: map[string]string{convertAnnotationFrom: "webservice/" + st.id}},
-		Spec:       authnv1alpha1.AzureAuthenticatorSpec{Providers: []authnv1alpha1.Provider{{URI: uri}}},
+		Spec:       authnv1alpha1.AzureAuthenticatorSpec{Providers: []authnv1alpha1.Provider{{URI: uri, CABundle: r.opts.caBundles[sid]}}},
 	}
 	if len(namespaces) > 0 {
 		sort.Strings(namespaces)
@@ -717,6 +739,14 @@ func convertManifest(obj any) (map[string]any, error) {
 		delete(md, "creationTimestamp")
 	}
 	return m, nil
+}
+
+// hasCertificateBlock reports whether data holds a PEM CERTIFICATE block
+// that parses, the manager's own rule (internal/compile), so that a key, a
+// DER file or a damaged certificate is a usage error here rather than a
+// manifest the API server refuses.
+func hasCertificateBlock(data []byte) bool {
+	return x509.NewCertPool().AppendCertsFromPEM(data)
 }
 
 func orNone(s []string) string {

@@ -17,10 +17,18 @@ limitations under the License.
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -191,6 +199,97 @@ func TestConvertUsageErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCapture(t, "- id: x\n", tc.args...)
+			if code != exitUsage || !strings.Contains(errOut, tc.want) || out != "" {
+				t.Errorf("exit %d, out %q, err %q; want exit %d and %q", code, out, errOut, exitUsage, tc.want)
+			}
+		})
+	}
+}
+
+// convertTestCA writes a self-signed CA certificate as PEM and returns the
+// file and its content.
+func convertTestCA(t *testing.T) (string, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "convert-test-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, []byte(pemText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file, pemText
+}
+
+// --ca-bundle ID=FILE puts the file's PEM into the provider of that
+// service's authenticator and nowhere else.
+func TestConvertCABundle(t *testing.T) {
+	caFile, caPEM := convertTestCA(t)
+	code, out, errOut := runCapture(t, "", "convert", "conjur-policy", "--namespace-for", "apps=payments",
+		"--provider-uri", convertTestURI, "--ca-bundle", "prod="+caFile, "--report", filepath.Join(t.TempDir(), "r.md"),
+		convertFixture("root.yml"), convertFixture("apps.yml"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var auths []authnv1alpha1.AzureAuthenticator
+	for _, doc := range strings.Split(out, "\n---\n") {
+		if !strings.Contains(doc, "kind: AzureAuthenticator\n") {
+			continue
+		}
+		var a authnv1alpha1.AzureAuthenticator
+		if err := yaml.UnmarshalStrict([]byte(doc), &a); err != nil {
+			t.Fatalf("decoding %q: %v", doc, err)
+		}
+		auths = append(auths, a)
+	}
+	if len(auths) != 1 || len(auths[0].Spec.Providers) != 1 {
+		t.Fatalf("want one authenticator with one provider, got %+v", auths)
+	}
+	if p := auths[0].Spec.Providers[0]; p.CABundle != caPEM || p.URI != strings.TrimPrefix(convertTestURI, "prod=") {
+		t.Errorf("provider = %+v, want the URI and the file's PEM", p)
+	}
+	if strings.Count(out, "caBundle:") != 1 {
+		t.Errorf("caBundle written more than once:\n%s", out)
+	}
+}
+
+func TestConvertCABundleUsageErrors(t *testing.T) {
+	caFile, _ := convertTestCA(t)
+	dir := t.TempDir()
+	keyOnly := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(keyOnly, []byte("-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	damaged := filepath.Join(dir, "damaged.pem")
+	if err := os.WriteFile(damaged, []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := convertFixture("root.yml")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no ID", []string{"--ca-bundle", caFile}, "want ID=FILE"},
+		{"empty file name", []string{"--ca-bundle", "prod="}, "want ID=FILE"},
+		{"unknown service", []string{"--ca-bundle", "nope=" + caFile}, "no webservice conjur/authn-azure/nope"},
+		{"unreadable file", []string{"--ca-bundle", "prod=" + filepath.Join(dir, "missing.pem")}, "--ca-bundle prod:"},
+		{"no CERTIFICATE block", []string{"--ca-bundle", "prod=" + keyOnly}, "holds no PEM CERTIFICATE block"},
+		{"damaged certificate", []string{"--ca-bundle", "prod=" + damaged}, "holds no PEM CERTIFICATE block"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"convert", "conjur-policy", "--provider-uri", convertTestURI}, tc.args...)
+			code, out, errOut := runCapture(t, "", append(args, root)...)
 			if code != exitUsage || !strings.Contains(errOut, tc.want) || out != "" {
 				t.Errorf("exit %d, out %q, err %q; want exit %d and %q", code, out, errOut, exitUsage, tc.want)
 			}
