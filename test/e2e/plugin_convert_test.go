@@ -47,20 +47,6 @@ const (
 	pluginConvertUAIName      = "ledger-identity"
 )
 
-// pluginConvertBuild builds kubectl-azauthn as make build does.
-func pluginConvertBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kubectl-azauthn")
-	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kubectl-azauthn")
-	cmd.Dir = testenv.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the plugin: %v\n%s", err, out)
-	}
-	t.Logf("plugin built in %s", time.Since(start).Round(time.Millisecond))
-	return bin
-}
-
 // The converted Conjur policy of Conjur's docs and acceptance suite,
 // applied with kubectl and exercised over HTTPS with tokens of the fake
 // Entra ID: what Conjur accepts is accepted, what Conjur refuses is
@@ -74,7 +60,7 @@ func TestPluginConvertConjurPolicyAgainstTheServer(t *testing.T) {
 		}
 		return nil
 	})
-	bin := pluginConvertBuild(t)
+	bin := pluginBinary(t)
 	ns := "conv-" + strings.ToLower(strings.ReplaceAll(newTenant()[:8], "-", ""))
 	create(t, nsObject(ns))
 	tenant := newTenant()

@@ -33,25 +33,7 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
-
-// pluginEnvBuild builds kubectl-azauthn as `make build` does: the test
-// runs the real binary, as a platform engineer would.
-func pluginEnvBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kubectl-azauthn")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kubectl-azauthn")
-	cmd.Dir = testenv.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/kubectl-azauthn: %v\n%s", err, out)
-	}
-	t.Logf("built kubectl-azauthn in %v", time.Since(start).Round(time.Millisecond))
-	return bin
-}
 
 // pluginEnvRun runs the plugin and returns its standard output and error.
 func pluginEnvRun(t *testing.T, bin string, args ...string) (string, string) {
@@ -112,7 +94,7 @@ func pluginEnvIsolate(t *testing.T) {
 // The issue's claim: exactly what `kubectl azauthn env` prints, fed to
 // conjur-api-go's LoadConfig and NewClientFromEnvironment, reads a secret.
 func TestPluginEnvFeedsTheConjurSDK(t *testing.T) {
-	bin := pluginEnvBuild(t)
+	bin := pluginBinary(t)
 	f := newFixture(t)
 	vm := f.vm("rg-apps", "vm-env")
 	f.host("env-app", authnv1alpha1.AzureHostSpec{SubscriptionID: subscription, ResourceGroup: "rg-apps", SystemAssignedIdentity: vm.ObjectID})

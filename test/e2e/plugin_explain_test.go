@@ -21,7 +21,6 @@ import (
 	"errors"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,22 +30,7 @@ import (
 
 	authnv1alpha1 "github.com/azure-authenticator/azure-authenticator/api/v1alpha1"
 	"github.com/azure-authenticator/azure-authenticator/internal/azuretest"
-	"github.com/azure-authenticator/azure-authenticator/internal/testenv"
 )
-
-// pluginExplainBuild builds kubectl-azauthn as make build does.
-func pluginExplainBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kubectl-azauthn")
-	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kubectl-azauthn")
-	cmd.Dir = testenv.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the plugin: %v\n%s", err, out)
-	}
-	t.Logf("plugin built in %s", time.Since(start).Round(time.Millisecond))
-	return bin
-}
 
 // pluginExplainRun runs explain with the token on stdin and returns its
 // output and exit code.
@@ -86,7 +70,7 @@ type pluginExplainCase struct {
 // the server's answer a failed check of that code (and the check the case
 // names), or passes every check when the server answers 200.
 func TestPluginExplainAgreesWithTheServer(t *testing.T) {
-	bin := pluginExplainBuild(t)
+	bin := pluginBinary(t)
 	f := newFixture(t)
 	vm := f.vm("rg-apps", "vm-1")
 	vm2 := f.vm("rg-apps", "vm-2")
