@@ -37,7 +37,7 @@ func (h *Handler) status(w http.ResponseWriter, _ *http.Request, req request, ev
 	switch {
 	case d.Authenticator == nil:
 		f = failure.New(failure.WebserviceNotFound, "", "conjur/authn-azure/"+req.service)
-	case !d.Admitted && (d.Authenticator.Enabled || !h.selects(d.Authenticator, c.host)):
+	case !d.Admitted && (d.Authenticator.Enabled || !d.Authenticator.Selects(h.cfg.Index.Namespace(c.host.ID.Namespace), c.host)):
 		// A disabled authenticator admits no one; that it is disabled is
 		// for the hosts it would admit to learn, not for every caller.
 		f = failure.New(failure.RoleNotAuthorizedOnResource, "", c.claims.Subject, "authenticate", h.cfg.Account+":webservice:conjur/authn-azure/"+req.service)
@@ -49,14 +49,6 @@ func (h *Handler) status(w http.ResponseWriter, _ *http.Request, req request, ev
 		return
 	}
 	h.respond(w, ev, nil, &reply{contentType: "application/json", body: []byte(`{"status":"ok"}`)})
-}
-
-// selects reports whether a's selectors choose host, whether or not a is
-// enabled.
-func (h *Handler) selects(a *policy.Authenticator, host *policy.Host) bool {
-	on := *a
-	on.Enabled = true
-	return on.Admits(h.cfg.Index.Namespace(host.ID.Namespace), host)
 }
 
 // healthProblem is why the authenticator cannot verify tokens now, or nil:

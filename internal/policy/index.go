@@ -119,7 +119,13 @@ type Namespace struct {
 // never matches, whatever the selector (fail closed, also for NotIn and
 // DoesNotExist).
 func (a *Authenticator) Admits(ns Namespace, h *Host) bool {
-	if a == nil || h == nil || !a.Enabled || a.NamespaceSelector == nil || !ns.Known {
+	return a != nil && a.Enabled && a.Selects(ns, h)
+}
+
+// Selects reports whether a's selectors choose h in namespace ns, whether
+// or not a is enabled.
+func (a *Authenticator) Selects(ns Namespace, h *Host) bool {
+	if a == nil || h == nil || a.NamespaceSelector == nil || !ns.Known {
 		return false
 	}
 	return a.NamespaceSelector.Matches(ns.Labels) && a.HostSelector.Matches(h.Labels)

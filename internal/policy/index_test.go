@@ -79,6 +79,17 @@ func TestAdmitsFailsClosed(t *testing.T) {
 			if got := tc.auth.Admits(tc.ns, tc.host); got != tc.want {
 				t.Fatalf("Admits = %v, want %v", got, tc.want)
 			}
+			// Selects is Admits without enablement: an enabled authenticator
+			// selects exactly whom it admits, a disabled one as if enabled.
+			enabled := tc.auth
+			if tc.auth != nil {
+				on := *tc.auth
+				on.Enabled = true
+				enabled = &on
+			}
+			if got, want := tc.auth.Selects(tc.ns, tc.host), enabled.Admits(tc.ns, tc.host); got != want {
+				t.Fatalf("Selects = %v, want %v", got, want)
+			}
 		})
 	}
 }
